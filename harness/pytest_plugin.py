@@ -1,0 +1,1 @@
+"""(being written) pytest plugin: corpus items per (case, program, toolchain, stage)."""
