@@ -1,0 +1,128 @@
+"""Rewrites applied to a verified program, and the instruction patcher they share.
+
+The kernel grows a program after verification (kernel/bpf/fixups.c bpf_do_misc_fixups,
+via bpf_patch_insn_data): one slot is replaced by several, and every index that points
+past the patched slot moves.  `patch_insn` is that patcher for our slot lists; it keeps
+jump offsets, bpf-to-bpf call offsets, PSEUDO_FUNC ld_imm64 offsets, subprogram starts,
+func_info, line_info and per-slot aux data consistent.  The one rule, as in the kernel:
+every index strictly greater than the patched slot moves by the growth; the patched slot
+itself (a jump target) stays where it is, now naming the first replacement slot.
+
+The only misc fixup we model is the percpu mov of upstream-spec §3.5: after an ld_imm64
+MAP_VALUE / MAP_IDX_VALUE into a PERCPU_ARRAY (only possible when the JIT supports the
+percpu instruction) the VM must turn the per-CPU cookie into this CPU's address, which the
+kernel does with `(bf) rX = &(void __percpu *)(rX)` inserted right after the load.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from harness.isa import Insn
+from harness.kernel.progload import InsnAux
+from harness.kernelapi import BpfError
+from harness.uapi import (
+    BPF_ADDR_PERCPU, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
+    MapType,
+)
+
+LD_IMM64 = 0x18
+_JMP, _JMP32 = 0x05, 0x06
+_OP_JA, _OP_CALL, _OP_EXIT = 0x00, 0x80, 0x90
+
+
+def mov64_percpu_reg(dst: int, src: int) -> Insn:
+    """BPF_MOV64_PERCPU_REG (include/linux/filter.h): ALU64|MOV|X with off BPF_ADDR_PERCPU."""
+    return Insn(0xBF, dst, src, BPF_ADDR_PERCPU, 0)
+
+
+def is_percpu_mov(insn: Insn) -> bool:
+    return insn.code == 0xBF and insn.off == BPF_ADDR_PERCPU
+
+
+@dataclass
+class Xlated:
+    """A program being rewritten: the slots and everything indexed by slot."""
+    insns: list[Insn]
+    aux: list[InsnAux]
+    subprog_starts: list[int] = field(default_factory=lambda: [0])
+    func_info: list[tuple[int, int]] = field(default_factory=list)
+    line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
+    jit_required: bool = False
+
+
+def _relative_field(insns: list[Insn], i: int) -> str | None:
+    """Which field of slot i holds a slot-relative target: 'off', 'imm' or None."""
+    insn = insns[i]
+    if i > 0 and insns[i - 1].code == LD_IMM64:
+        return None                       # second slot of a wide instruction
+    if insn.code == LD_IMM64:
+        return "imm" if insn.src == BPF_PSEUDO_FUNC else None
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    if cls not in (_JMP, _JMP32) or op == _OP_EXIT:
+        return None
+    if op == _OP_CALL:
+        return "imm" if insn.src == BPF_PSEUDO_CALL else None
+    if cls == _JMP32 and op == _OP_JA:
+        return "imm"                      # gotol: 32-bit offset in imm
+    return "off"
+
+
+def patch_insn(x: Xlated, pos: int, new: list[Insn]) -> None:
+    """Replace slot `pos` by the slots `new` (new[0] usually being the original slot)."""
+    if not new:
+        raise ValueError("patch_insn needs at least one replacement slot")
+    delta = len(new) - 1
+    if delta == 0:
+        x.insns[pos] = new[0]
+        return
+
+    def moved(i: int) -> int:
+        return i + delta if i > pos else i
+
+    old = x.insns
+    out = list(old)
+    for i in range(len(old)):
+        fld = _relative_field(old, i)
+        if fld is None or i == pos:
+            continue
+        rel = getattr(old[i], fld)
+        target = i + rel + 1
+        new_rel = moved(target) - moved(i) - 1
+        if new_rel != rel:
+            out[i] = old[i].replace(**{fld: new_rel})
+    out[pos:pos + 1] = new
+    x.insns = out
+    x.aux[pos + 1:pos + 1] = [InsnAux(seen=x.aux[pos].seen) for _ in range(delta)]
+    x.subprog_starts = [moved(s) for s in x.subprog_starts]
+    x.func_info = [(moved(off), tid) for off, tid in x.func_info]
+    x.line_info = [(moved(off), *rest) for off, *rest in x.line_info]
+
+
+def _map_type(bpf_map) -> int | None:
+    for name in ("map_type", "type"):
+        value = getattr(bpf_map, name, None)
+        if isinstance(value, int):
+            return value
+    attr = getattr(bpf_map, "attr", None)
+    return getattr(attr, "map_type", None)
+
+
+def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> None:
+    """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required."""
+    i = 0
+    while i < len(x.insns):
+        insn = x.insns[i]
+        if insn.code != LD_IMM64:
+            i += 1
+            continue
+        if (insn.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE) and jit_percpu_insn
+                and _map_type(x.aux[i].map) == MapType.PERCPU_ARRAY):
+            x.jit_required = True
+            patch_insn(x, i + 1, [x.insns[i + 1], mov64_percpu_reg(insn.dst, insn.dst)])
+            i += 3
+        else:
+            i += 2
+    if x.jit_required and not jit_enabled:
+        raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
