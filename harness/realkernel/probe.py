@@ -6,6 +6,10 @@ once.  Anything that stops one of those steps (not Linux/x86_64, seccomp, EPERM 
 unprivileged_bpf_disabled or missing CAP_BPF, ENOSYS, ...) makes it return
 Availability(False, reason) -- it never raises, so test modules can use it in a skip mark.
 
+Before touching bpf(2) the ctypes layouts are compared with the kernel's BTF when
+/sys/kernel/btf/vmlinux exists (layouts.py); a conflicting field makes the backend
+unavailable rather than let the kernel write past a Python buffer.
+
 Under a seccomp filter a bpf(2) call might kill the process instead of failing, so in
 that case the first probe runs in a child interpreter.  Set HARNESS_REALKERNEL=0 to turn
 the backend off.
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 from harness.isa.insn import Insn, encode
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr, TestRunAttr
+from harness.realkernel.layouts import check_running_kernel
 from harness.realkernel.sys import platform_problem
 from harness.uapi import (BPF_F_CPU, BPF_F_SLEEPABLE, BPF_PSEUDO_MAP_VALUE, AttachType, MapType,
                           ProgType)
@@ -121,6 +126,10 @@ def probe() -> Availability:
             child = _probe_in_child()
             if not child.ok:
                 return child
+        conflicts = [m for m in check_running_kernel()[0] if m.conflict]
+        if conflicts:
+            more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+            return Availability(False, f"ctypes layout disagrees with the kernel's BTF: {conflicts[0]}{more}")
         return probe_in_process()
     except Exception as exc:      # noqa: BLE001 - a probe must never raise
         return Availability(False, f"bpf(2) probe failed: {type(exc).__name__}: {exc}")
