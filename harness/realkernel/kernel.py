@@ -88,7 +88,7 @@ class _MapMeta:
 
 
 class RealKernel:
-    """bpf(2) on the running kernel.  Use `harness.realkernel.probe()` first: on a host
+    """bpf(2) on the running kernel.  Use `harness.realkernel.availability()` first: on a host
     where bpf(2) is unavailable every method raises BpfError (ENOSYS / EPERM)."""
 
     name = "real"

@@ -7,7 +7,7 @@ the running kernel simply does not use it)."""
 import pytest
 
 from harness.realkernel import RealKernel
-from harness.realkernel.probe import probe
+from harness.realkernel.availability import probe
 
 
 @pytest.fixture

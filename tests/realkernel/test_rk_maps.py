@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from harness.kernelapi import BpfError, MapCreateAttr
-from harness.realkernel.probe import feature, probe
+from harness.realkernel.availability import feature, probe
 from harness.uapi import (BPF_ANY, BPF_EXIST, BPF_F_ALL_CPUS, BPF_F_CPU, BPF_F_LOCK, BPF_F_RDONLY_PROG,
                           BPF_NOEXIST, MapType, round_up)
 

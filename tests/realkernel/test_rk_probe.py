@@ -5,10 +5,10 @@ import errno
 import pytest
 
 from harness.kernelapi import BpfError
-from harness.realkernel import probe as probe_mod
+from harness.realkernel import availability as probe_mod
 from harness.realkernel import sys as rksys
 from harness.realkernel.kernel import parse_cpu_list
-from harness.realkernel.probe import Availability, feature, prog_type_supported, probe
+from harness.realkernel.availability import Availability, feature, prog_type_supported, probe
 from harness.uapi import ProgType
 
 

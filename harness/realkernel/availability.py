@@ -95,7 +95,7 @@ def probe_in_process() -> Availability:
 
 
 def _probe_in_child() -> Availability:
-    code = ("from harness.realkernel.probe import probe_in_process as p; a = p(); "
+    code = ("from harness.realkernel.availability import probe_in_process as p; a = p(); "
             "print(int(a.ok)); print(a.reason)")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
