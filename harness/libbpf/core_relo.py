@@ -1,0 +1,184 @@
+"""CO-RE relocations (BTF.ext core_relo) resolved against a target BTF.
+
+For each record: the local type and access string ("0:1:2": pointer index, then member
+or array indices) give a local spec; candidates are target types of the same kind whose
+name matches without the `___flavor` suffix; the first candidate where the same member
+names can be followed gives the target value.  Supported kinds: field byte offset, byte
+size, existence, signedness; local/target type id, type existence and size; enum value
+existence and value.  A relocation that cannot be satisfied "poisons" the instruction
+into a call of 0xbad2310, as libbpf does, so only reachable uses fail to load.
+Patched fields: imm of ALU/ld_imm64, off of LDX/ST/STX.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from harness.elf import btf_kinds as K
+from harness.elf.btf import Btf
+from harness.isa.insn import Insn
+from harness.kernelapi import BpfError
+
+if TYPE_CHECKING:
+    from harness.libbpf.object import Object
+
+BPF_CORE_POISON = 0xBAD2310
+(FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT_U64, FIELD_RSHIFT_U64,
+ TYPE_ID_LOCAL, TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, ENUMVAL_EXISTS, ENUMVAL_VALUE, TYPE_MATCHES) = range(13)
+_FIELD_KINDS = {FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED}
+
+
+def essential_name(name: str) -> str:
+    pos = name.find("___")
+    return name[:pos] if pos > 0 else name
+
+
+def _members(btf: Btf, tid: int):
+    return btf.type_by_id(tid).members
+
+
+def _field_spec(btf: Btf, tid: int, access: list[int]) -> tuple[list[str], int, int, bool] | None:
+    """(names along the path, byte offset, byte size, signed) in `btf` following indices."""
+    tid = btf.resolve(tid)
+    elem_sz = btf.size_of(tid)
+    off = access[0] * elem_sz * 8
+    names: list[str] = []
+    for idx in access[1:]:
+        t = btf.type_by_id(tid)
+        if t.kind in (K.STRUCT, K.UNION):
+            if idx >= len(t.members):
+                return None
+            m = t.members[idx]
+            names.append(btf.string_at(m.name_off))
+            off += m.bit_offset(t.kind_flag)
+            tid = btf.resolve(m.type)
+        elif t.kind == K.ARRAY:
+            names.append(f"[{idx}]")
+            tid = btf.resolve(t.single.type)
+            off += idx * btf.size_of(tid) * 8
+        else:
+            return None
+    t = btf.type_by_id(tid)
+    signed = t.kind == K.INT and bool(t.encoding & K.BTF_INT_SIGNED)
+    return names, off // 8, btf.size_of(tid), signed
+
+
+def _follow(btf: Btf, tid: int, name: str, bit_off: int) -> tuple[int, int] | None:
+    """Find member `name` in struct/union `tid`, looking through anonymous members."""
+    t = btf.type_by_id(tid)
+    for m in t.members:
+        mname = btf.string_at(m.name_off)
+        mtid = btf.resolve(m.type)
+        moff = bit_off + m.bit_offset(t.kind_flag)
+        if mname == name:
+            return mtid, moff
+        if not mname and btf.type_by_id(mtid).kind in (K.STRUCT, K.UNION):
+            found = _follow(btf, mtid, name, moff)
+            if found:
+                return found
+    return None
+
+
+def _match_target(target: Btf, cand: int, names: list[str], first_idx: int):
+    tid = target.resolve(cand)
+    off = first_idx * target.size_of(tid) * 8
+    for name in names:
+        t = target.type_by_id(tid)
+        if name.startswith("["):
+            if t.kind != K.ARRAY:
+                return None
+            idx = int(name[1:-1])
+            if idx >= t.single.nelems and t.single.nelems:
+                return None
+            tid = target.resolve(t.single.type)
+            off += idx * target.size_of(tid) * 8
+            continue
+        if t.kind not in (K.STRUCT, K.UNION):
+            return None
+        found = _follow(target, tid, name, off)
+        if found is None:
+            return None
+        tid, off = found
+    t = target.type_by_id(tid)
+    signed = t.kind == K.INT and bool(t.encoding & K.BTF_INT_SIGNED)
+    return off // 8, target.size_of(tid), signed, tid
+
+
+def _candidates(local: Btf, target: Btf, local_id: int) -> list[int]:
+    lt = local.type_by_id(local.resolve(local_id))
+    lname = essential_name(local.name_of(lt))
+    return [tid for tid in range(1, target.nr_types)
+            if target.types[tid].kind == lt.kind and essential_name(target.name_of(tid)) == lname]
+
+
+def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int) -> int | None:
+    """The value the instruction should get, or None when the relocation fails."""
+    access = [int(x) for x in access_str.split(":")] if access_str else [0]
+    if kind == TYPE_ID_LOCAL:
+        return type_id
+    cands = _candidates(local, target, type_id)
+    if kind in _FIELD_KINDS:
+        spec = _field_spec(local, type_id, access)
+        if spec is None:
+            raise BpfError(errno.EINVAL, f"CO-RE: bad access string '{access_str}' for type [{type_id}]")
+        for cand in cands:
+            got = _match_target(target, cand, spec[0], access[0])
+            if got is not None:
+                off, size, signed, _ = got
+                return {FIELD_BYTE_OFFSET: off, FIELD_BYTE_SIZE: size, FIELD_EXISTS: 1,
+                        FIELD_SIGNED: int(signed)}[kind]
+        return 0 if kind == FIELD_EXISTS else None
+    if kind in (TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES):
+        if not cands:
+            return 0 if kind in (TYPE_EXISTS, TYPE_MATCHES) else None
+        return {TYPE_ID_TARGET: cands[0], TYPE_EXISTS: 1, TYPE_MATCHES: 1,
+                TYPE_SIZE: target.size_of(cands[0])}[kind]
+    if kind in (ENUMVAL_EXISTS, ENUMVAL_VALUE):
+        lt = local.type_by_id(local.resolve(type_id))
+        ename = local.string_at(lt.members[access[0]].name_off)
+        for cand in cands:
+            for e in target.type_by_id(cand).members:
+                if target.string_at(e.name_off) == ename:
+                    return 1 if kind == ENUMVAL_EXISTS else e.value(False)
+        return 0 if kind == ENUMVAL_EXISTS else None
+    raise BpfError(errno.EOPNOTSUPP, f"CO-RE relocation kind {kind} is not supported")
+
+
+def patch_insn(insns: list[Insn], idx: int, value: int | None) -> None:
+    insn = insns[idx]
+    if value is None:
+        insns[idx] = Insn(0x85, 0, 0, 0, BPF_CORE_POISON)
+        return
+    cls = insn.code & 0x07
+    if insn.code == 0x18:
+        insns[idx] = insn.replace(imm=value & 0xFFFFFFFF if value < 1 << 31 else value - (1 << 32))
+        insns[idx + 1] = insns[idx + 1].replace(imm=0)
+    elif cls in (0x04, 0x07):                  # ALU / ALU64 with immediate
+        insns[idx] = insn.replace(imm=value)
+    elif cls in (0x01, 0x02, 0x03):            # LDX / ST / STX
+        insns[idx] = insn.replace(off=value)
+    else:
+        raise BpfError(errno.EINVAL, f"CO-RE: cannot patch insn #{idx} (code 0x{insn.code:x})")
+
+
+def apply_core_relos(obj: "Object") -> None:
+    ext = obj.elf.btf_ext
+    for p in obj.all_programs:
+        p.codes = list(p.insns)
+    if ext is None or not ext.core_relo.count():
+        return
+    target = obj.target_btf
+    if target is None:
+        from harness.libbpf.object import default_target_btf
+        target = obj.target_btf = default_target_btf()
+    if target is None:
+        raise BpfError(errno.ESRCH, "failed to find valid kernel BTF")
+    local = obj.elf.btf
+    by_sec = ext.core_relo.by_section()
+    for p in obj.all_programs:
+        for rec in by_sec.get(p.sec_name, ()):
+            idx = rec.insn_off // 8 - p.sec_insn_off
+            if 0 <= idx < len(p.insns):
+                value = calc_relo(local, target, rec.type_id, local.string_at(rec.access_str_off), rec.kind)
+                patch_insn(p.codes, idx, value)

@@ -1,0 +1,66 @@
+/* The BPF side of upstream's global_data_init percpu scenarios (upstream-spec §6.1),
+ * written for this harness with inline declarations so it needs no headers. */
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef _Bool bool;
+#define true 1
+#define false 0
+#define SEC(n) __attribute__((section(n), used))
+
+static __u32 (*bpf_get_smp_processor_id)(void) = (void *) 8;
+
+struct bpf_iter_meta { void *seq; __u64 session_id; __u64 seq_num; };
+struct bpf_iter__bpf_map_elem { struct bpf_iter_meta *meta; void *map; void *key; void *value; };
+
+int data SEC(".percpu") = -1;
+int run = 0;
+struct {
+	char set;
+	int i;
+	int nums[7];
+} struct_data SEC(".percpu") = { .set = 0, .i = -1, };
+int nums[7] SEC(".percpu");
+bool set SEC(".percpu") = false;
+int cpu_id[1] SEC(".percpu");
+
+int loong SEC(".percpu.looooooooong") = 0;
+int data2 SEC(".percpu.data") = 0;
+int data3 SEC(".data.percpu") = 0;
+
+volatile const __u32 num_cpus = 0;
+volatile const int offsetof_num = 0;
+volatile const int elem_sz = 0;
+__u32 percpu_data_sum = 0;
+bool run_iter = false;
+
+SEC("raw_tp/task_rename")
+int update_percpu_data(void *ctx)
+{
+	struct_data.nums[6] = 0xc0de;
+	struct_data.set = 1;
+	struct_data.i = 1;
+	nums[6] = 0xc0de;
+	data = 1;
+	run++;
+	set = true;
+	cpu_id[0] = bpf_get_smp_processor_id();
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int dump_percpu_data(struct bpf_iter__bpf_map_elem *ctx)
+{
+	void *pptr = ctx->value;
+	__u32 i;
+
+	if (!pptr)
+		return 0;
+	run_iter = true;
+	for (i = 0; i < num_cpus && i < 64; i++) {
+		percpu_data_sum += *(int *)(pptr + offsetof_num);
+		pptr += elem_sz;
+	}
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
