@@ -91,16 +91,29 @@ def check_layouts(btf) -> list[LayoutMismatch]:
 
 
 @functools.lru_cache(maxsize=1)
-def check_running_kernel() -> tuple[list[LayoutMismatch], str]:
-    """check_layouts() against /sys/kernel/btf/vmlinux: (mismatches, "") or ([], why the
-    check could not run).  Parsing vmlinux BTF takes about a second; cached per process."""
+def vmlinux_btf():
+    """(parsed /sys/kernel/btf/vmlinux, "") or (None, why not).  About a second to parse;
+    cached per process.  Also what a test needs to find an attach_btf_id."""
     try:
         with open(VMLINUX_BTF, "rb") as f:
             data = f.read()
     except OSError as exc:
-        return [], f"no kernel BTF ({VMLINUX_BTF}: {exc.strerror})"
+        return None, f"no kernel BTF ({VMLINUX_BTF}: {exc.strerror})"
     try:
         from harness.elf.btf import Btf
-        return check_layouts(Btf.parse(data, where=VMLINUX_BTF)), ""
+        return Btf.parse(data, where=VMLINUX_BTF), ""
+    except Exception as exc:      # noqa: BLE001 - callers treat the BTF as optional
+        return None, f"kernel BTF not usable: {type(exc).__name__}: {exc}"
+
+
+@functools.lru_cache(maxsize=1)
+def check_running_kernel() -> tuple[list[LayoutMismatch], str]:
+    """check_layouts() against the running kernel's BTF: (mismatches, "") or ([], why the
+    check could not run)."""
+    btf, why = vmlinux_btf()
+    if btf is None:
+        return [], why
+    try:
+        return check_layouts(btf), ""
     except Exception as exc:      # noqa: BLE001 - the check is advisory when it cannot run
-        return [], f"kernel BTF not usable: {type(exc).__name__}: {exc}"
+        return [], f"layout check failed: {type(exc).__name__}: {exc}"

@@ -11,6 +11,10 @@ selftests' `__msg()` expectations usually match.  Observed on 6.18, running-kern
     R0 !read_ok                <- the reason
     processed 1 insns (limit 1000000) max_states_per_insn 0 ...
 
+Some kernel messages lack their newline, so the stats line is glued to the reason
+(6.18: `invalid type id 1 in func infoprocessed 0 insns (limit 1000000) ...`); a stats
+line that does not start a line is split off first.
+
 BTF logs have no trailer: their last line (`[38] DATASEC .bss size=0 vlen=1 size == 0`)
 is the reason.
 """
@@ -33,12 +37,16 @@ STATS_RE = re.compile(
     r"peak_states (\d+) mark_read (\d+)")
 
 
+_GLUED_STATS = re.compile(r"(?<=[^\n])(?=processed \d+ insns \(limit \d+\))")
+
+
 def _is_trailer(line: str) -> bool:
     return any(p.match(line) for p in TRAILER_PATTERNS)
 
 
 def reason_line(log: str) -> str:
     """The line that states why a load failed ("" for an empty log)."""
+    log = _GLUED_STATS.sub("\n", log)
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     while lines and _is_trailer(lines[-1]):
         lines.pop()
