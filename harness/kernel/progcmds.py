@@ -89,7 +89,7 @@ class ProgCommands:
                               jit_enabled=self.config.jit_enabled)
         prog = BpfProg(
             id=self.fds.new_id(), prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
-            name=attr.prog_name[:BPF_OBJ_NAME_LEN - 1], insns=x.insns, aux=x.aux, used_maps=used_maps,
+            name=attr.prog_name, insns=x.insns, aux=x.aux, used_maps=used_maps,
             gpl_compatible=gpl, subprog_starts=x.subprog_starts, func_info=x.func_info,
             line_info=x.line_info, verified_insns=result.processed, jit_required=x.jit_required,
             jited=self.config.jit_enabled, prog_flags=attr.prog_flags, btf=btf,
@@ -112,6 +112,9 @@ class ProgCommands:
         if not self.config.privileged and attr.prog_type not in UNPRIV_PROG_TYPES:
             raise BpfError(errno.EPERM, f"program type {ProgType(attr.prog_type).name} needs "
                            "CAP_NET_ADMIN or CAP_PERFMON")
+        name = attr.prog_name
+        if len(name) >= BPF_OBJ_NAME_LEN or any(not (c.isascii() and (c.isalnum() or c in "_.")) for c in name):
+            raise BpfError(errno.EINVAL, f"invalid program name {name!r} (bpf_obj_name_cpy)")
         if attr.prog_type == ProgType.SYSCALL and not attr.prog_flags & BPF_F_SLEEPABLE:
             raise BpfError(errno.EINVAL, "Syscall programs can only be sleepable",
                            log="Syscall programs can only be sleepable\n" if attr.log_level else "")
