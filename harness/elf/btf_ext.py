@@ -119,6 +119,21 @@ class BtfExt:
     def counts(self) -> dict[str, int]:
         return {desc: info.count() for desc, info in self.infos.items()}
 
+    def program_records(self, desc: str, section: str, offset: int, size: int) -> list:
+        """Records of one program (bytes [offset, offset+size) of ELF section `section`).
+
+        insn_off is rewritten from a byte offset in the section to the instruction index
+        from the program's start, which is what BPF_PROG_LOAD takes (libbpf does the same
+        when it splits a section's records among its programs).
+        """
+        out = []
+        for sec in self.infos[desc].sections:
+            if sec.name != section:
+                continue
+            out += [r._replace(insn_off=(r.insn_off - offset) // 8) for r in sec.records
+                    if offset <= r.insn_off < offset + size]
+        return out
+
     @classmethod
     def parse(cls, data: bytes, *, btf=None, where: str = "BTF.ext") -> "BtfExt":
         buf = memoryview(bytes(data))

@@ -211,6 +211,13 @@ class BpfObject:
     def programs(self) -> list[Program]:
         return list(self._programs)
 
+    def program_btf_ext(self, prog: Program) -> dict[str, list]:
+        """func_info, line_info and core_relo records of one program, insn_off in insns from its start."""
+        if self.btf_ext is None:
+            return {"func_info": [], "line_info": [], "core_relo": []}
+        return {desc: self.btf_ext.program_records(desc, prog.section, prog.offset, prog.size)
+                for desc in ("func_info", "line_info", "core_relo")}
+
     def section(self, name: str) -> Section | None:
         return next((s for s in self.sections if s.name == name), None)
 

@@ -180,3 +180,34 @@ def test_cli_human_summary(kinds_obj, capsys):
     out = capsys.readouterr().out
     assert re.search(r"^  xdp +prog +\d+ insns$", out, re.M)
     assert "maps (1): counters" in out and "license: GPL" in out
+
+
+def test_program_btf_ext_split(kinds_obj):
+    obj = BpfObject.open(str(kinds_obj))
+    for prog in obj.programs():
+        recs = obj.program_btf_ext(prog)
+        (fi,) = recs["func_info"]                       # one FUNC per program, at its first insn
+        assert fi.insn_off == 0 and obj.btf.name_of(fi.type_id) == prog.name
+        assert all(0 <= r.insn_off < prog.insn_count for r in recs["line_info"])
+    prog = next(p for p in obj.programs() if p.name == "prog")
+    relos = obj.program_btf_ext(prog)["core_relo"]
+    assert [r.kind_str for r in relos] == ["byte_off", "type_exists"]
+    # The CO-RE field access is a load from r1 (the task pointer) at offset 4 (tgid).
+    first = prog.insns[relos[0].insn_off]
+    assert first.off == 4 or first.imm == 4
+
+
+def _bpftool():
+    import shutil
+    return shutil.which("bpftool") or shutil.which("/usr/sbin/bpftool")
+
+
+def test_dump_equals_real_bpftool(kinds_obj):
+    import subprocess
+    tool = _bpftool()
+    if tool is None:
+        pytest.skip("bpftool not installed (apt-get install bpftool) - differential dump check not possible")
+    proc = subprocess.run([tool, "btf", "dump", "file", str(kinds_obj)], capture_output=True, text=True, timeout=60)
+    if proc.returncode:
+        pytest.skip(f"bpftool cannot dump this object: {proc.stderr.strip()[:200]}")
+    assert BpfObject.open(str(kinds_obj)).btf.dump_text() == proc.stdout
