@@ -126,3 +126,81 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> No
             i += 2
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
+
+
+# ----------------------------------------------------------------------------------------
+# Context access conversion (the kernel's convert_ctx_accesses).
+#
+# A program reads `__sk_buff.data` / `xdp_md.data_end` as u32 fields, but what it gets is a
+# 64-bit packet pointer: the kernel rewrites those loads to read the real pointer from its
+# internal context.  We do the same: the run-time context region is the UAPI struct
+# followed by one u64 per pointer field (progtypes.CtxLayout.hidden_offset), and loads of a
+# pointer field through a register known to hold the context become u64 loads from there.
+# Which registers hold the context comes from a small forward data-flow pass over the
+# entry function (r1 at entry, copies by `rX = rY`, intersection at joins), which covers
+# what compilers emit; the kernel uses the verifier's pointer types for the same decision.
+
+_LDX_MEM = 0x61 & ~0x18          # BPF_LDX | BPF_MEM; size bits added per access
+_SIZE_W, _SIZE_DW = 0x00, 0x18
+_CALL_CLOBBERS = frozenset({0, 1, 2, 3, 4, 5})
+
+
+def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
+    """For each slot of the entry function: registers surely holding the ctx pointer."""
+    state: list[frozenset[int] | None] = [None] * len(insns)
+    state[0] = frozenset({1})
+    work = [0]
+    while work:
+        i = work.pop()
+        s = state[i]
+        insn = insns[i]
+        cls, op = insn.code & 0x07, insn.code & 0xF0
+        succs: list[int] = []
+        out = s
+        if insn.code == LD_IMM64:
+            out, succs = s - {insn.dst}, [i + 2]
+        elif cls in (0x04, 0x07):                      # ALU / ALU64
+            if insn.code == 0xBF and insn.off == 0:
+                out = s | {insn.dst} if insn.src in s else s - {insn.dst}
+            else:
+                out = s - {insn.dst}
+            succs = [i + 1]
+        elif cls in (0x00, 0x01):                      # legacy LD / LDX
+            out, succs = s - {insn.dst, 0}, [i + 1]
+        elif cls == 0x03 and (insn.code & 0xE0) == 0xC0:   # atomics may write src or r0
+            out, succs = s - {insn.src, 0}, [i + 1]
+        elif cls in (0x02, 0x03):
+            succs = [i + 1]
+        elif cls in (_JMP, _JMP32):
+            if op == _OP_EXIT:
+                succs = []
+            elif op == _OP_CALL:
+                out, succs = s - _CALL_CLOBBERS, [i + 1]
+            elif op == _OP_JA:
+                rel = insn.imm if cls == _JMP32 else insn.off
+                succs = [i + rel + 1]
+            else:
+                succs = [i + 1, i + insn.off + 1]
+        for t in succs:
+            if not 0 <= t < len(insns):
+                continue
+            merged = out if state[t] is None else state[t] & out
+            if merged != state[t]:
+                state[t] = merged
+                work.append(t)
+    return state
+
+
+def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int]) -> int:
+    """Rewrite u32 loads of context pointer fields (`pointer_fields`: UAPI offset ->
+    hidden u64 offset).  Returns how many loads were converted."""
+    if not pointer_fields or not x.insns:
+        return 0
+    regs = _ctx_regs_per_insn(x.insns)
+    done = 0
+    for i, insn in enumerate(x.insns):
+        s = regs[i]
+        if (s and insn.code == (_LDX_MEM | _SIZE_W) and insn.src in s and insn.off in pointer_fields):
+            x.insns[i] = insn.replace(code=_LDX_MEM | _SIZE_DW, off=pointer_fields[insn.off])
+            done += 1
+    return done

@@ -23,6 +23,7 @@ from harness.isa import InsnFormatError, decode
 from harness.kernel import fixups
 from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible
 from harness.kernel.prog import BpfProg
+from harness.kernel.progtypes import ctx_layout
 from harness.kernel.progload import InsnAux, LoadContext, VerifyResult
 from harness.kernelapi import BpfError, ProgInfo, ProgLoadAttr, ProgLoadResult, TestRunAttr, TestRunResult
 from harness.uapi import (
@@ -87,6 +88,9 @@ class ProgCommands:
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled)
+        layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
+        if layout is not None:
+            fixups.convert_ctx_accesses(x, layout.pointer_fields())
         prog = BpfProg(
             id=self.fds.new_id(), prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
             name=attr.prog_name, insns=x.insns, aux=x.aux, used_maps=used_maps,

@@ -48,6 +48,16 @@ class CtxLayout:
     size: int
     fields: dict[str, CtxField] = field(default_factory=dict)
 
+    def pointer_fields(self) -> dict[int, int]:
+        """UAPI offset of each pointer field -> offset of its hidden u64 in the run-time
+        context (after the struct; see fixups.convert_ctx_accesses)."""
+        ptrs = sorted(f.off for f in self.fields.values() if f.pointer)
+        return {off: self.size + 8 * k for k, off in enumerate(ptrs)}
+
+    @property
+    def runtime_size(self) -> int:
+        return self.size + 8 * len(self.pointer_fields())
+
     def field_at(self, off: int) -> tuple[str, CtxField] | None:
         for name, f in self.fields.items():
             if f.off <= off < f.off + f.size:

@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from harness.isa import Insn
-from harness.kernel.fixups import Xlated, do_misc_fixups, is_percpu_mov, mov64_percpu_reg, patch_insn
+from harness.kernel.fixups import Xlated, convert_ctx_accesses, do_misc_fixups, is_percpu_mov, mov64_percpu_reg, patch_insn
 from harness.kernel.progload import InsnAux
 from harness.kernelapi import BpfError
 from harness.uapi import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, MapType
@@ -116,3 +116,29 @@ def test_two_loads_both_patched():
     do_misc_fixups(x, jit_percpu_insn=True, jit_enabled=True)
     assert [i for i, insn in enumerate(x.insns) if is_percpu_mov(insn)] == [2, 5]
     assert x.aux[3].map is not None and x.aux[0].map is not None
+
+
+def ldxw(dst, src, off):
+    return Insn(0x61, dst, src, off, 0)
+
+
+PTRS = {76: 192, 80: 200}
+
+
+@pytest.mark.parametrize("prog, converted", [
+    # straight from r1
+    ([ldxw(2, 1, 76), ldxw(3, 1, 80), MOV0, EXIT], [0, 1]),
+    # through a copy, after r1 is clobbered by a call
+    ([Insn(0xBF, 6, 1, 0, 0), Insn(0x85, 0, 0, 0, 7), ldxw(2, 6, 76), ldxw(3, 1, 76), MOV0, EXIT], [2]),
+    # a non-pointer field is left alone
+    ([ldxw(2, 1, 0), MOV0, EXIT], []),
+    # after a join where only one path keeps the ctx in r2: not converted
+    ([Insn(0xBF, 2, 1, 0, 0), jeq(1), Insn(0xB7, 2, 0, 0, 0), ldxw(3, 2, 76), MOV0, EXIT], []),
+    # after a join where both paths keep it: converted
+    ([Insn(0xBF, 2, 1, 0, 0), jeq(1), Insn(0xB7, 3, 0, 0, 0), ldxw(3, 2, 76), MOV0, EXIT], [3]),
+])
+def test_convert_ctx_accesses(prog, converted):
+    x = xl(prog)
+    assert convert_ctx_accesses(x, PTRS) == len(converted)
+    for i in converted:
+        assert x.insns[i].code == 0x79 and x.insns[i].off == PTRS[prog[i].off]
