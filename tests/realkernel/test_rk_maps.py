@@ -196,9 +196,16 @@ def test_batch_update_lookup_delete(kernel, map_type):
     keys = b"".join(u32(k) for k in range(n))
     values = b"".join(user_value(kernel, map_type, 8, 10 * k) for k in range(n))
     assert kernel.map_update_batch(fd, keys, values, n) == n
-    got, token = {}, None
+    got, token, chunk = {}, None, 2
     while True:
-        res = kernel.map_lookup_batch(fd, token, 2)
+        try:
+            res = kernel.map_lookup_batch(fd, token, chunk)
+        except BpfError as exc:
+            # htab batches whole buckets: a bucket larger than `count` is ENOSPC (the
+            # seed-dependent collisions make this happen now and then with count 2)
+            assert exc.errno == errno.ENOSPC and map_type in (MapType.HASH, MapType.PERCPU_HASH)
+            chunk *= 2
+            continue
         stride = len(values) // n
         for i in range(res.count):
             got[res.keys[4 * i:4 * i + 4]] = res.values[stride * i:stride * (i + 1)]

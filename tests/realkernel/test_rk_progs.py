@@ -6,7 +6,8 @@ import struct
 import pytest
 
 from harness.isa.insn import decode
-from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr, TestRunAttr
+from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
+from harness.kernelapi import TestRunAttr as RunAttr   # not "Test*": pytest would try to collect it
 from harness.realkernel import kernel as kernel_mod
 from harness.realkernel.availability import probe
 from harness.realkernel.verifier_log import processed_insns
@@ -23,10 +24,10 @@ PACKET = bytes(range(64))
 
 
 @pytest.mark.parametrize("prog_type, run", [
-    (ProgType.SOCKET_FILTER, TestRunAttr(data_in=PACKET)),
-    (ProgType.XDP, TestRunAttr(data_in=PACKET)),
-    (ProgType.SCHED_CLS, TestRunAttr(data_in=PACKET, repeat=100)),
-    (ProgType.RAW_TRACEPOINT, TestRunAttr()),
+    (ProgType.SOCKET_FILTER, RunAttr(data_in=PACKET)),
+    (ProgType.XDP, RunAttr(data_in=PACKET)),
+    (ProgType.SCHED_CLS, RunAttr(data_in=PACKET, repeat=100)),
+    (ProgType.RAW_TRACEPOINT, RunAttr()),
 ])
 def test_r0_42_loads_and_runs(kernel, prog_type, run):
     res = kernel.prog_load(ProgLoadAttr(prog_type, R0_42, log_level=1))
@@ -75,7 +76,7 @@ def test_bounded_loop_counts_match_verified_insns(kernel):
     code = prog(mov_imm(0, 0), mov_imm(1, 10), add_reg(0, 1), add_imm(1, -1), jne_imm(1, 0, -3), EXIT)
     res = kernel.prog_load(ProgLoadAttr(ProgType.XDP, code, log_level=1))
     assert res.verified_insns == processed_insns(res.log) == 3 * 10 + 3
-    assert kernel.prog_test_run(res.fd, TestRunAttr(data_in=PACKET)).retval == 55
+    assert kernel.prog_test_run(res.fd, RunAttr(data_in=PACKET)).retval == 55
 
 
 class TestLogBuffer:
@@ -140,7 +141,7 @@ def test_fd_array_with_pseudo_map_idx(kernel):
     code = percpu_counter(fd).replace(prog(ld_map_fd(1, fd)), prog(ld_map_idx(1, 0)))
     res = kernel.prog_load(ProgLoadAttr(ProgType.XDP, code, fd_array=[fd]))
     for _ in range(3):
-        last = kernel.prog_test_run(res.fd, TestRunAttr(data_in=PACKET)).retval
+        last = kernel.prog_test_run(res.fd, RunAttr(data_in=PACKET)).retval
     assert last == 3 and kernel.map_lookup_elem(fd, bytes(4)) == struct.pack("<Q", 3)
 
 
@@ -153,13 +154,13 @@ def test_bad_map_fd_message(kernel):
 class TestRun:
     def test_retval_is_u32(self, kernel):
         res = kernel.prog_load(ProgLoadAttr(ProgType.XDP, prog(ld_imm64(0, 0x100000005), EXIT)))
-        assert kernel.prog_test_run(res.fd, TestRunAttr(data_in=PACKET)).retval == 5
+        assert kernel.prog_test_run(res.fd, RunAttr(data_in=PACKET)).retval == 5
 
     def test_raw_tp_rejects_repeat(self, kernel):
         res = kernel.prog_load(ProgLoadAttr(ProgType.RAW_TRACEPOINT, R0_42))
-        assert kernel.prog_test_run(res.fd, TestRunAttr(repeat=1)).retval == 42
+        assert kernel.prog_test_run(res.fd, RunAttr(repeat=1)).retval == 42
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(res.fd, TestRunAttr(repeat=2))
+            kernel.prog_test_run(res.fd, RunAttr(repeat=2))
         assert exc.value.errno == errno.EINVAL
 
     def test_cpu_selection(self, kernel):
@@ -169,13 +170,13 @@ class TestRun:
         ctx = struct.pack("<Q", 5)
         ncpus = kernel.nr_possible_cpus()
         for cpu in range(ncpus):
-            run = TestRunAttr(ctx_in=ctx, flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu)
+            run = RunAttr(ctx_in=ctx, flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu)
             assert kernel.prog_test_run(fd, run).retval == 80 + cpu
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(fd, TestRunAttr(ctx_in=ctx, flags=BPF_F_TEST_RUN_ON_CPU, cpu=ncpus))
+            kernel.prog_test_run(fd, RunAttr(ctx_in=ctx, flags=BPF_F_TEST_RUN_ON_CPU, cpu=ncpus))
         assert exc.value.errno == errno.ENXIO
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(fd, TestRunAttr(ctx_in=ctx, cpu=1))
+            kernel.prog_test_run(fd, RunAttr(ctx_in=ctx, cpu=1))
         assert exc.value.errno == errno.EINVAL
 
     def test_percpu_counter_per_cpu(self, kernel):
@@ -186,14 +187,14 @@ class TestRun:
         prog_fd = kernel.prog_load(ProgLoadAttr(ProgType.RAW_TRACEPOINT, percpu_counter(fd))).fd
         for cpu, times in ((0, 2), (1, 5)):
             for _ in range(times):
-                kernel.prog_test_run(prog_fd, TestRunAttr(flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu))
+                kernel.prog_test_run(prog_fd, RunAttr(flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu))
         value = kernel.map_lookup_elem(fd, bytes(4))
         assert list(struct.unpack(f"<{ncpus}Q", value))[:2] == [2, 5]
 
     def test_syscall_prog_writes_ctx_in(self, kernel):
         code = prog(ldx(4, 2, 1, 0), add_imm(2, 100), stx(4, 1, 2, 0), mov_imm(0, 0), EXIT)
         fd = kernel.prog_load(ProgLoadAttr(ProgType.SYSCALL, code, prog_flags=BPF_F_SLEEPABLE)).fd
-        out = kernel.prog_test_run(fd, TestRunAttr(ctx_in=struct.pack("<II", 1, 77)))
+        out = kernel.prog_test_run(fd, RunAttr(ctx_in=struct.pack("<II", 1, 77)))
         assert struct.unpack("<II", out.ctx_out) == (101, 77)
 
     def test_skb_ctx_in_and_out(self, kernel):
@@ -204,7 +205,7 @@ class TestRun:
         ctx = bytearray(192)
         struct.pack_into("<I", ctx, 8, 1000)
         struct.pack_into("<I", ctx, 48, 20)
-        out = kernel.prog_test_run(fd, TestRunAttr(data_in=PACKET, ctx_in=bytes(ctx)))
+        out = kernel.prog_test_run(fd, RunAttr(data_in=PACKET, ctx_in=bytes(ctx)))
         assert out.retval == 1000 + 20 + len(PACKET)
         assert len(out.ctx_out) == 192
         assert struct.unpack_from("<I", out.ctx_out, 8)[0] == 99 and struct.unpack_from("<I", out.ctx_out, 52)[0] == 7
@@ -214,23 +215,23 @@ class TestRun:
         code = prog(ldx(4, 2, 1, 0), ldx(4, 3, 1, 4), mov_reg(4, 2), add_imm(4, 1), jgt_reg(4, 3, 1),
                     st_imm(1, 2, 0, 0xFF), mov_imm(0, 2), EXIT)
         fd = kernel.prog_load(ProgLoadAttr(ProgType.XDP, code)).fd
-        out = kernel.prog_test_run(fd, TestRunAttr(data_in=PACKET))
+        out = kernel.prog_test_run(fd, RunAttr(data_in=PACKET))
         assert out.retval == 2 and out.data_out == b"\xff" + PACKET[1:]
 
     def test_small_data_out_is_enospc(self, kernel):
         fd = kernel.prog_load(ProgLoadAttr(ProgType.XDP, prog(mov_imm(0, 2), EXIT))).fd
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(fd, TestRunAttr(data_in=PACKET, data_size_out=16))
+            kernel.prog_test_run(fd, RunAttr(data_in=PACKET, data_size_out=16))
         assert exc.value.errno == errno.ENOSPC
 
     def test_kprobe_test_run_is_enotsupp(self, kernel):
         fd = kernel.prog_load(ProgLoadAttr(ProgType.KPROBE, R0_42)).fd
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(fd, TestRunAttr())
+            kernel.prog_test_run(fd, RunAttr())
         assert (exc.value.errno, exc.value.errno_name) == (ENOTSUPP, "ENOTSUPP")
 
     def test_short_skb_packet_is_einval(self, kernel):
         fd = kernel.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, R0_42)).fd
         with pytest.raises(BpfError) as exc:
-            kernel.prog_test_run(fd, TestRunAttr(data_in=bytes(10)))
+            kernel.prog_test_run(fd, RunAttr(data_in=bytes(10)))
         assert exc.value.errno == errno.EINVAL
