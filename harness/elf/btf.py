@@ -74,9 +74,6 @@ class Type:
         return out
 
 
-VOID = Type(kind=0)
-
-
 def _check(cond: bool, where: str, message: str) -> None:
     if not cond:
         raise FormatError(message, path=where)
@@ -87,7 +84,7 @@ class Btf:
 
     def __init__(self, types: list[Type] | None = None, strings: bytes = b"\0", *,
                  header: BtfHeader | None = None, header_tail: bytes = b"", layout: bytes | None = None):
-        self.types: list[Type] = types if types is not None else [VOID]
+        self.types: list[Type] = types if types is not None else [Type(kind=0)]
         self.strings: bytes = bytes(strings)
         self.header = header or BtfHeader(K.BTF_MAGIC, K.BTF_VERSION, 0, _HDR_MIN, 0, 0, 0, 0)
         self.header_tail = header_tail      # header bytes beyond the classic 24 (kept verbatim)
@@ -261,8 +258,11 @@ class Btf:
     def copy(self) -> "Btf":
         return copy.deepcopy(self)
 
-    def _invalidate(self) -> None:
+    def invalidate_caches(self) -> None:
+        """Call after changing a type's name_off in place (add/replace_type do it themselves)."""
         self._name_index = None
+
+    _invalidate = invalidate_caches
 
     def add_string(self, s: str) -> int:
         """Offset of `s` in the string section, appending it if absent (like btf__add_str)."""
@@ -325,7 +325,7 @@ class Btf:
 
 
 def _parse_types(buf: memoryview, where: str) -> list[Type]:
-    types = [VOID]
+    types = [Type(kind=0)]
     pos, end = 0, len(buf)
     while pos < end:
         tid = len(types)
