@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +86,8 @@ def run_job(case, tc: Toolchain, *, run_dir: Path, run_name: str = "", stages=ST
         else:
             results, dur = run_stage(st, job)
         job.results[st] = results
-        if st == "compile":
-            _extract_annotations(job)
+        if st == "compile" and len(stages) > 1:
+            _extract_annotations(job)   # later stages need them; a compile-only run does not
         records += [_record(job, st, r, dur, expectations, run_name) for r in results]
     return records
 
@@ -119,6 +120,7 @@ class MatrixSummary:
     run_dir: Path
     records: list = field(default_factory=list)
     skipped_jobs: int = 0
+    wall: float = 0.0
 
     def counts(self) -> dict[str, int]:
         c: dict[str, int] = {}
@@ -173,6 +175,8 @@ def run_matrix(cases, toolchains, *, run: str | None = None, reports: Path | Non
                     progress(r)
         return recs
 
+    t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
         list(pool.map(one, work))
+    summary.wall = time.perf_counter() - t0
     return summary

@@ -61,7 +61,7 @@ def run(args) -> int:
     counts = " ".join(f"{k}={v}" for k, v in sorted(s.counts().items()))
     print(f"\nrun {args.run or default_run_name()}: {len(s.records)} records ({counts}); "
           f"compile: {compiled} compiled, {hits} cache hits; "
-          f"{s.skipped_jobs} jobs resumed; results in {s.run_dir}")
+          f"{s.skipped_jobs} jobs resumed; {s.wall:.3f} s; results in {s.run_dir}")
     xpass = [r for r in s.records if r["status"] == "xpass"]
     for r in xpass:
         print(f"!!! XPASS {r['case']} [{r['toolchain']}] {r['stage']}: {r['detail']}")

@@ -16,6 +16,7 @@ list the wheel as a dependency).  The toolchain dir is $HARNESS_TOOLCHAIN_DIR, d
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -54,6 +55,16 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return (int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
+@functools.lru_cache(maxsize=1)
+def _env_ziglang_version() -> str | None:
+    """Version of the ziglang wheel installed in the running interpreter's environment."""
+    try:
+        version = importlib.metadata.version("ziglang")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return version if importlib.util.find_spec("ziglang") is not None else None
+
+
 @dataclass(frozen=True)
 class Provider:
     name: str
@@ -89,11 +100,7 @@ class Toolchain:
         d = self.zig_target_dir
         if (d / "ziglang" / "__main__.py").is_file():
             return ("target", d)
-        try:
-            have = importlib.metadata.version("ziglang")
-        except importlib.metadata.PackageNotFoundError:
-            return None
-        if have == self.pip_version and importlib.util.find_spec("ziglang") is not None:
+        if _env_ziglang_version() == self.pip_version:
             return ("env", None)
         return None
 
@@ -146,11 +153,66 @@ class Toolchain:
         return mcpu in allowed or mcpu in ("generic", "probe")
 
 
+def _binary(tc: Toolchain) -> Path | None:
+    """The compiler executable itself (for fingerprinting)."""
+    if tc.provider.name == "pip-ziglang":
+        loc = tc._zig_location()
+        if loc is None:
+            return None
+        if loc[0] == "target":
+            return loc[1] / "ziglang" / "zig"
+        spec = importlib.util.find_spec("ziglang")
+        return Path(spec.origin).parent / "zig" if spec and spec.origin else None
+    found = shutil.which(tc.cc[0]) if tc.cc else None
+    return Path(found).resolve() if found else None
+
+
+def _fingerprint(tc: Toolchain) -> str | None:
+    """name + binary path + size + mtime: cheap identity of an installed compiler."""
+    b = _binary(tc)
+    try:
+        st = b.stat() if b else None
+    except OSError:
+        return None
+    if st is None:
+        return None
+    raw = f"{tc.name}|{' '.join(tc.driver()[1:] if tc.provider.name == 'pip-ziglang' else tc.cc)}|{b}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _memo_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path(base) / "bpf-harness" / "objects") / "versions"
+
+
 @functools.lru_cache(maxsize=None)
 def _version_string(tc: Toolchain) -> str:
-    """First line of `cc --version` ('' when the toolchain is missing or fails)."""
+    """First line of `cc --version` ('' when the toolchain is missing or fails).
+
+    Memoised on disk by the binary's fingerprint (path, size, mtime), like ccache does,
+    so a warm run does not start every compiler just to ask its version.
+    """
     if not tc.available():
         return ""
+    fp = _fingerprint(tc)
+    memo = _memo_dir() / f"{fp}.txt" if fp else None
+    if memo is not None and memo.is_file():
+        text = memo.read_text().strip()
+        if text:
+            return text
+    text = _probe_version(tc)
+    if memo is not None and text:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            part = memo.with_name(f".{memo.name}.{os.getpid()}")
+            part.write_text(text + "\n")
+            os.replace(part, memo)
+        except OSError:
+            pass
+    return text
+
+
+def _probe_version(tc: Toolchain) -> str:
     with tempfile.TemporaryDirectory(prefix="harness-ver-") as tmp:
         env = tc.environment(Path(tmp))
         env["TMPDIR"] = tmp
