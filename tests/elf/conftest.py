@@ -104,3 +104,9 @@ def any_kinds_obj(compile_cache) -> Path:
     if not TOOLCHAINS:
         pytest.skip(NO_TOOLCHAIN)
     return compile_cache("kinds.c", max(TOOLCHAINS, key=lambda t: t.major))
+
+
+@pytest.fixture
+def externs_obj(toolchain, compile_cache) -> Path:
+    """tests/elf/data/externs.c compiled with the parametrised toolchain."""
+    return compile_cache("externs.c", toolchain)

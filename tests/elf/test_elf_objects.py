@@ -211,3 +211,29 @@ def test_dump_equals_real_bpftool(kinds_obj):
     if proc.returncode:
         pytest.skip(f"bpftool cannot dump this object: {proc.stderr.strip()[:200]}")
     assert BpfObject.open(str(kinds_obj)).btf.dump_text() == proc.stdout
+
+
+def test_externs_object(externs_obj):
+    obj = BpfObject.open(str(externs_obj))
+    assert obj.btf.encode() == obj.section(".BTF").data
+    assert obj.btf_ext.encode() == obj.section(".BTF.ext").data
+    assert obj.license == "Dual BSD/GPL" and obj.kversion == 0x060100
+    progs = [(p.section, p.name) for p in obj.programs()]
+    assert progs == [(".text", "global_sub"), (".text", "static_sub"), ("xdp", "first"), ("xdp", "second_in_xdp")]
+    binds = {p.name: p.bind for p in obj.programs()}
+    assert binds["global_sub"] == "STB_GLOBAL" and binds["static_sub"] == "STB_LOCAL"
+    assert {s.name for s in obj.data_sections()} >= {".data.custom", ".rodata.custom", ".percpu.data"}
+    syms = {s.name: s for s in obj.symbols}
+    for name in ("LINUX_KERNEL_VERSION", "CONFIG_MISSING", "bpf_rcu_read_lock", "some_kernel_var"):
+        assert syms[name].shndx == 0 and syms[name].section_name is None, name
+    assert syms["CONFIG_MISSING"].bind == "STB_WEAK"
+    relocated = {r.symbol.name for p in obj.programs() for r in p.relocations if r.symbol}
+    assert {"LINUX_KERNEL_VERSION", "bpf_rcu_read_lock"} <= relocated
+    kconfig = obj.btf.types[obj.btf.find(".kconfig", "DATASEC")]
+    assert {obj.btf.name_of(v.type) for v in kconfig.members} == {"LINUX_KERNEL_VERSION", "CONFIG_MISSING"}
+    assert all(obj.btf.types[v.type].linkage == K.BTF_VAR_GLOBAL_EXTERN for v in kconfig.members)
+    assert obj.btf.types[obj.btf.find("bpf_rcu_read_lock", "FUNC")].linkage == K.BTF_FUNC_EXTERN
+    # Each program of the shared xdp section gets its own func_info record at insn 0.
+    for p in obj.programs():
+        (fi,) = obj.program_btf_ext(p)["func_info"]
+        assert fi.insn_off == 0 and obj.btf.name_of(fi.type_id) == p.name
