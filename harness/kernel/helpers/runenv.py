@@ -1,0 +1,244 @@
+"""Running a loaded program on a simulated CPU: the bridge between the program object,
+the VM (harness/kernel/vm) and the helpers.
+
+* `kernel_memory(kernel)`: the kernel's one address space (a vm Memory), created lazily.
+* `runtime_insns(kernel, prog)`: the xlated slots with every map ld_imm64 turned into an
+  address in that space, as the kernel's fixups turn them into pointers: MAP_FD -> an
+  object handle for the map, MAP_VALUE on ARRAY -> element 0's storage + off, and on
+  PERCPU_ARRAY -> a per-CPU cookie + off (the percpu mov that follows resolves it).
+* `VmHelperCall`: harness.kernel.helpers.call.HelperCall over a running Vm.
+* `execute(...)`: run once with a context address, turning VM faults into BpfError(EFAULT).
+* `test_run(kernel, prog, attr)`: BPF_PROG_TEST_RUN (see progtypes for the rules).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from harness.isa import Insn
+from harness.kernel.helpers import dispatch
+from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
+from harness.kernel.helpers.ids import func_id_name
+from harness.kernel.helpers.protos import func_proto
+from harness.kernel.progtypes import SK_BUFF, XDP_MD, RunSetup, prepare_test_run
+from harness.kernelapi import BpfError, TestRunAttr, TestRunResult
+from harness.uapi import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
+                          BPF_PSEUDO_MAP_VALUE, MapType)
+
+M64 = (1 << 64) - 1
+LD_IMM64 = 0x18
+
+
+def _vm():
+    from harness.kernel.vm import machine, memory
+    return machine, memory
+
+
+def kernel_memory(kernel):
+    mem = getattr(kernel, "_vm_memory", None)
+    if mem is None:
+        mem = kernel._vm_memory = _vm()[1].Memory()
+        kernel._percpu_cookies = {}
+    return mem
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _map_address(kernel, bpf_map, src: int, off: int) -> int:
+    mem = kernel_memory(kernel)
+    if src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX):
+        return mem.add_object(bpf_map, kind="map", name=bpf_map.name)
+    if bpf_map.map_type == MapType.PERCPU_ARRAY:
+        cookie = kernel._percpu_cookies.get(id(bpf_map))
+        if cookie is None:
+            cookie = mem.add_percpu(lambda cpu, m=bpf_map: m.percpu_elem(0, cpu), bpf_map.elem_size,
+                                    name=bpf_map.name)
+            kernel._percpu_cookies[id(bpf_map)] = cookie
+        return cookie + off
+    storage = bpf_map.direct_value_addr(off)
+    return mem.address_of(storage, kind="map_value", name=bpf_map.name) + off
+
+
+def runtime_insns(kernel, prog) -> list[Insn]:
+    """The slots the VM executes (cached on the program: map addresses never move)."""
+    cached = getattr(prog, "_runtime", None)
+    if cached is not None:
+        return cached
+    out = list(prog.insns)
+    for i, insn in enumerate(out):
+        bpf_map = prog.aux[i].map if insn.code == LD_IMM64 else None
+        if bpf_map is None or insn.src not in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,
+                                               BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE):
+            continue
+        addr = _map_address(kernel, bpf_map, insn.src, prog.aux[i].map_off)
+        out[i] = insn.replace(src=0, imm=_s32(addr))
+        out[i + 1] = out[i + 1].replace(imm=_s32(addr >> 32))
+    prog._runtime = out
+    return out
+
+
+class VmHelperCall(HelperCall):
+    """HelperCall over a running Vm; registers come from the VM's current helper call."""
+
+    def __init__(self, vm, state: RunState):
+        self.vm = vm
+        self.mem = vm.memory
+        self.state = state
+        self.temps: list[int] = []
+
+    def arg(self, n):
+        return self.vm.arg(n)
+
+    def read(self, addr, size):
+        try:
+            return self.mem.read(addr, size)
+        except Exception as e:          # VmFault
+            raise MemFault(str(e)) from None
+
+    def write(self, addr, data):
+        try:
+            self.mem.write(addr, bytes(data))
+        except Exception as e:
+            raise MemFault(str(e)) from None
+
+    def map_arg(self, n):
+        obj = self.mem.object_at(self.vm.arg(n))
+        if obj is None or not hasattr(obj, "map_type"):
+            raise MemFault(f"r{n} = 0x{self.vm.arg(n):x} is not a map pointer")
+        return obj
+
+    def expose(self, storage, writable=True):
+        if hasattr(storage, "map_type"):
+            return self.mem.add_object(storage, kind="map", name=storage.name)
+        if not isinstance(storage, bytearray):
+            storage = bytearray(storage)
+            writable = False
+        known = self.mem._by_id.get(id(storage)) if hasattr(self.mem, "_by_id") else None
+        addr = self.mem.address_of(storage, writable=writable, kind="map_value")
+        if known is None and not writable:
+            self.temps.append(addr)     # per-call copies (for_each keys): freed after the run
+        return addr
+
+    def storage_at(self, addr):
+        return self.mem.storage_at(addr)
+
+    def callback(self, func_addr, args):
+        return self.vm.call_function(func_addr, *args)
+
+    def percpu_ptr(self, cookie, cpu):
+        try:
+            return self.mem.percpu_addr(cookie, cpu)
+        except Exception:
+            return 0
+
+    def release(self):
+        for addr in self.temps:
+            self.mem.remove(addr)
+        self.temps.clear()
+
+
+def _make_dispatch(kernel, state: RunState, call: VmHelperCall):
+    machine = _vm()[0]
+    cfg = kernel.config
+
+    def helper(hid: int, vm) -> int:
+        prog = state.prog
+        if func_proto(hid, prog.prog_type, prog.expected_attach_type, cfg.privileged) is None:
+            raise machine.VmFault(f"unknown func {func_id_name(hid)}#{hid} for this program type")
+        try:
+            return dispatch.call(hid, call)
+        except MemFault as e:
+            raise machine.VmFault(f"helper {func_id_name(hid)}: {e}") from None
+        except TailCall as tc:
+            state.prog = tc.prog
+            vm.tail_call(runtime_insns(kernel, tc.prog))
+        except BpfError as e:
+            raise machine.VmFault(e.message) from None
+    return helper
+
+
+def execute(kernel, prog, state: RunState, r1: int) -> int:
+    """Run `prog` once on state.cpu with r1 = context address; returns r0 (u64)."""
+    machine, _ = _vm()
+    mem = kernel_memory(kernel)
+    insns = runtime_insns(kernel, prog)
+    vm = machine.Vm(mem, cpu=state.cpu, budget=kernel.config.insn_budget)
+    call = VmHelperCall(vm, state)
+    vm._dispatch = _make_dispatch(kernel, state, call)
+    vm.context = state
+    try:
+        return vm.run(insns, r1=r1).r0
+    except machine.VmError as e:
+        raise BpfError(errno.EFAULT, f"vm fault: {e}") from None
+    finally:
+        call.release()
+        vm.close()
+
+
+# ----------------------------------------------------------------------------- test_run
+def _build_ctx(mem, setup: RunSetup) -> tuple[int, list[int], bytearray | None]:
+    """(r1, regions to free, the ctx runtime buffer)."""
+    if setup.kind in ("skb", "xdp"):
+        layout = SK_BUFF if setup.kind == "skb" else XDP_MD
+        pkt_base = mem.add(setup.packet, kind="packet", name="packet")
+        buf = bytearray(layout.runtime_size)
+        buf[:layout.size] = setup.ctx
+        ptrs = layout.pointer_fields()
+        data = pkt_base + setup.pkt_start
+        values = {layout.fields["data"].off: data,
+                  layout.fields["data_end"].off: pkt_base + len(setup.packet),
+                  layout.fields["data_meta"].off: pkt_base + setup.pkt_start - setup.meta_len}
+        for uapi_off, hidden in ptrs.items():
+            buf[hidden:hidden + 8] = values[uapi_off].to_bytes(8, "little")
+        ctx_base = mem.add(buf, kind="ctx", name=layout.name)
+        return ctx_base, [ctx_base, pkt_base], buf
+    if setup.kind == "syscall" and not setup.ctx:
+        return 0, [], None
+    ctx_base = mem.add(setup.ctx, writable=setup.kind == "syscall", kind="ctx", name=setup.kind)
+    return ctx_base, [ctx_base], setup.ctx
+
+
+def _fit(out: bytes, size_out: int, what: str) -> bytes:
+    if size_out and size_out < len(out):
+        raise BpfError(errno.ENOSPC, f"{what} needs {len(out)} bytes, {what}_size_out is {size_out}")
+    return out
+
+
+def _ctx_out(setup: RunSetup, buf: bytearray | None) -> bytes:
+    if setup.ctx_size_out is None or buf is None:
+        return b""
+    if setup.kind == "skb":
+        keep = bytearray(SK_BUFF.size)
+        for f in SK_BUFF.fields.values():
+            if f.user_settable or f.off == 0:          # len is reported back too
+                keep[f.off:f.off + f.size] = buf[f.off:f.off + f.size]
+        return bytes(keep)
+    if setup.kind == "xdp":
+        pkt_len = len(setup.packet) - setup.meta_len
+        return bytes(XDP_MD.pack(data=setup.meta_len, data_end=setup.meta_len + pkt_len))
+    return bytes(buf)
+
+
+def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
+    cfg = kernel.config
+    setup = prepare_test_run(prog.prog_type, prog.expected_attach_type, attr, cfg.nr_cpus, cfg.default_cpu)
+    mem = kernel_memory(kernel)
+    r1, regions, buf = _build_ctx(mem, setup)
+    output: list[str] = []
+    try:
+        r0 = 0
+        for _ in range(setup.repeat):
+            state = RunState(kernel, prog, setup.cpu, output=output)
+            r0 = execute(kernel, prog, state, r1)
+        data_out = b""
+        if setup.packet is not None:
+            data_out = _fit(bytes(setup.packet), setup.data_size_out, "data")
+        ctx_out = _fit(_ctx_out(setup, buf), attr.ctx_size_out, "ctx")
+        return TestRunResult(retval=r0 & 0xFFFFFFFF, data_out=data_out, ctx_out=ctx_out, duration=0,
+                             output="".join(output))
+    finally:
+        for base in regions:
+            mem.remove(base)
