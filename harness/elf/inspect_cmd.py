@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 from harness.elf.object import BpfObject
+from harness.errors import FormatError
 
 
 def add_arguments(parser) -> None:
@@ -93,8 +94,7 @@ def run(args) -> int:
         print(json.dumps(summarize(obj), indent=2))
     elif args.btf:
         if obj.btf is None:
-            print(f"{obj.path}: no .BTF section")
-            return 1
+            raise FormatError("no .BTF section to dump", path=obj.path)
         print(obj.btf.dump_text(), end="")
     else:
         print(format_summary(summarize(obj)))

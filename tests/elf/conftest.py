@@ -27,10 +27,10 @@ class Toolchain:
     major: int
     argv: tuple[str, ...]       # compiler command up to (excluding) the flags
 
-    def compile(self, src: Path, out: Path) -> None:
+    def compile(self, src: Path, out: Path, debug: bool = True) -> None:
         target = ["-target", "bpfel-freestanding-none"] if "ziglang" in self.argv else ["-target", "bpf"]
         extra = ["-fhosted", "-fbuiltin", "-fno-unwind-tables", "-fno-sanitize=undefined"] if "ziglang" in self.argv else []
-        cmd = [*self.argv, *target, *extra, "-fno-crash-diagnostics", "-O2", "-g", "-mcpu=v3",
+        cmd = [*self.argv, *target, *extra, "-fno-crash-diagnostics", "-O2", "-g" if debug else "-g0", "-mcpu=v3",
                "-c", str(src), "-o", str(out)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode:
@@ -73,14 +73,14 @@ def toolchain_params():
 
 @pytest.fixture(scope="session")
 def compile_cache(tmp_path_factory):
-    cache: dict[tuple[str, str], Path] = {}
+    cache: dict[tuple[str, str, bool], Path] = {}
     root = tmp_path_factory.mktemp("elf-objects")
 
-    def build(src_name: str, tc: Toolchain) -> Path:
-        key = (src_name, tc.name)
+    def build(src_name: str, tc: Toolchain, debug: bool = True) -> Path:
+        key = (src_name, tc.name, debug)
         if key not in cache:
-            out = root / f"{Path(src_name).stem}.{tc.name}.o"
-            tc.compile(DATA / src_name, out)
+            out = root / f"{Path(src_name).stem}{'' if debug else '-nodebug'}.{tc.name}.o"
+            tc.compile(DATA / src_name, out, debug)
             cache[key] = out
         return cache[key]
 

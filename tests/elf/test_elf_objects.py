@@ -237,3 +237,15 @@ def test_externs_object(externs_obj):
     for p in obj.programs():
         (fi,) = obj.program_btf_ext(p)["func_info"]
         assert fi.insn_off == 0 and obj.btf.name_of(fi.type_id) == p.name
+
+
+def test_object_without_btf(toolchain, compile_cache, capsys):
+    path = compile_cache("externs.c", toolchain, debug=False)
+    obj = BpfObject.open(str(path))
+    assert obj.btf is None and obj.btf_ext is None and obj.maps() == []
+    assert len(obj.programs()) == 4 and obj.program_btf_ext(obj.programs()[0])["func_info"] == []
+    s = summarize(obj)
+    assert s["btf"] is None and s["btf_ext"] is None and s["data_sections"][0]["vars"] == []
+    assert cli.main(["inspect", "--btf", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"harness: error: {path}: no .BTF section to dump\n"
