@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from harness.kernelapi import BpfError, MapCreateAttr
+from harness.kernelapi import BpfError
 from harness.uapi import BPF_ANY, BPF_EXIST, BPF_F_ALL_CPUS, BPF_F_INNER_MAP, BPF_NOEXIST, ENOTSUPP, MapType as T
 
 from .mapsutil import cpu_flag, percpu_u32s, u32, u64
