@@ -28,14 +28,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from harness.isa.insn import Insn, encode
+from harness.isa.insn import Insn, decode, encode
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr, TestRunAttr
 from harness.realkernel.layouts import check_running_kernel
 from harness.realkernel.sys import platform_problem
-from harness.uapi import (BPF_F_CPU, BPF_F_SLEEPABLE, BPF_PSEUDO_MAP_VALUE, AttachType, MapType,
+from harness.uapi import (BPF_ADDR_PERCPU, BPF_F_CPU, BPF_F_SLEEPABLE, BPF_PSEUDO_MAP_VALUE, AttachType, MapType,
                           ProgType)
 
 DISABLE_ENV = "HARNESS_REALKERNEL"
+BPF_FUNC_get_smp_processor_id = 8
 
 
 @dataclass(frozen=True)
@@ -218,10 +219,21 @@ def _cpu_flags_probe(k) -> bool:
     return True
 
 
+def _percpu_insn_probe(k) -> bool:
+    """bpf_jit_supports_percpu_insn(): the fixups then inline bpf_get_smp_processor_id()
+    with the kernel-internal percpu mov (0xbf, off BPF_ADDR_PERCPU), visible in the xlated
+    dump.  An empty dump (no permission to read it) answers False."""
+    code = encode([Insn(0x85, imm=BPF_FUNC_get_smp_processor_id), Insn(0x95)])
+    prog = k.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, code, license="GPL"))
+    xlated = decode(k.prog_get_info(prog.fd).xlated)
+    return any(i.code == 0xBF and i.off == BPF_ADDR_PERCPU for i in xlated)
+
+
 FEATURES = {
     "global_data": lambda k: _direct_value_probe(k, MapType.ARRAY),
     "percpu_data": lambda k: _direct_value_probe(k, MapType.PERCPU_ARRAY),
     "cpu_flags": _cpu_flags_probe,
+    "jit_percpu_insn": _percpu_insn_probe,
     **{name: (lambda types: lambda k: k.btf_load(_btf_blob(types, _STRS)) >= 0)(types)
        for name, types in BTF_FEATURE_TYPES.items()},
 }

@@ -96,3 +96,21 @@ class TestOnThisKernel:
     ])
     def test_prog_type_supported(self, prog_type, expected):
         assert prog_type_supported(prog_type) is expected
+
+
+def test_feature_names_are_the_emulated_kernels():
+    """feature() names mirror KernelConfig.features so a matrix can configure the emulated
+    kernel like the running one."""
+    try:
+        from harness.kernel.core import ALL_FEATURES
+    except ImportError as exc:
+        pytest.skip(f"emulated kernel not importable: {exc}")
+    assert set(probe_mod.FEATURES) <= set(ALL_FEATURES)
+
+
+@pytest.mark.skipif(not probe().ok, reason=f"kernel BPF oracle unavailable: {probe().reason}")
+def test_percpu_insn_on_x86_64_jit():
+    """x86-64's JIT has supported the percpu mov since 6.7; running-kernel.md §3 saw it inlined."""
+    import platform
+    release = tuple(int(x) for x in platform.release().split(".")[:2])
+    assert feature("jit_percpu_insn") is (release >= (6, 7))
