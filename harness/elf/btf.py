@@ -244,6 +244,17 @@ class Btf:
             return []
         return [(v.type, self.name_of(v.type), v.offset, v.size) for v in self.type_by_id(tid).members]
 
+    def decl_tags(self, target: int | str, component_idx: int = -1) -> list[str]:
+        """Names of the DECL_TAGs on a type (a FUNC by name, or a type id), in type-id order.
+
+        component_idx -1 selects tags on the type itself; 0.. selects a member/parameter.
+        Selftest-style annotations are these tags on a program's FUNC ("comment:...")."""
+        tid = target if isinstance(target, int) else self.find(target, K.FUNC)
+        if tid is None:
+            return []
+        return [self.name_of(t) for t in self.types
+                if t.kind == K.DECL_TAG and t.size_type == tid and t.single.component_idx == component_idx]
+
     def kind_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for t in self.types[1:]:

@@ -79,6 +79,11 @@ def test_kind_fields(kinds_obj, toolchain):
         tags = {btf.name_of(i): btf.types[i] for i in range(1, btf.nr_types) if btf.types[i].kind == K.DECL_TAG}
         assert tags["comment:test"].component_idx == -1 and tags["comment:test"].type == btf.find("prog", "FUNC")
         assert tags["param_tag"].component_idx == 1
+        assert btf.decl_tags("prog") == ["comment:test"] and btf.decl_tags("add_restrict") == []
+        assert btf.decl_tags("add_restrict", 1) == ["param_tag"]
+        assert btf.decl_tags(btf.find("bits", "STRUCT")) == ["struct_tag"]
+    else:
+        assert btf.decl_tags("prog") == []
         assert btf.types[btf.find("user", "TYPE_TAG")].type == btf.find("int", "INT")
     if toolchain.major >= 15:
         big = btf.types[btf.find("big", "ENUM64")]
