@@ -11,7 +11,7 @@ API
     mem.remove(ctx_addr); vm.close()                # per-run regions / the VM's stacks
 
 Program: a list of harness.isa.Insn slots (ld_imm64 = 2 slots) or `translate(insns)`.
-Translation (Python source per BPF function, see translate.py) is cached per program, so
+Translation (Python source per BPF function, see codegen.py) is cached per program, so
 running the same slots again costs only the call.  The VM executes ld_imm64 immediates as
 they are: prog_load must already have replaced map references by addresses from the same
 Memory (`mem.address_of(value_bytearray)` for map values, `mem.add_percpu(resolver, size)`
@@ -42,7 +42,7 @@ The instruction budget stops runaway programs ('instruction budget exhausted').
 
 from harness.kernel.vm.errors import VmError, VmFault  # noqa: F401
 from harness.kernel.vm.memory import Memory, Region  # noqa: F401
-from harness.kernel.vm.translate import MAX_CALL_FRAMES, STACK_SIZE, Program, translate  # noqa: F401
+from harness.kernel.vm.codegen import MAX_CALL_FRAMES, STACK_SIZE, Program, translate  # noqa: F401
 from harness.kernel.vm.machine import (  # noqa: F401
     DEFAULT_BUDGET, RunResult, UnknownHelper, Vm, VmStop, VmTailCall,
 )

@@ -1,6 +1,6 @@
 """The VM: runs translated programs on one simulated CPU over a Memory.
 
-A `Vm` binds a translated program (harness/kernel/vm/translate.py) to its memory, helper
+A `Vm` binds a translated program (harness/kernel/vm/codegen.py) to its memory, helper
 dispatch and CPU number, then calls the entry function.  It is also the object helpers
 see: `vm.args` / `vm.arg(n)` (r1..r5 of the call), `vm.memory`, `vm.cpu`,
 `vm.call_function(addr, *args)` for callbacks, `vm.stop(r0)` and `vm.tail_call(...)`.
@@ -19,7 +19,7 @@ from harness.isa import Insn
 from harness.isa import opcodes as o
 from harness.kernel.vm.errors import VmError, VmFault
 from harness.kernel.vm.memory import FUNC_SLOT, Memory
-from harness.kernel.vm.translate import (M32, M64, MAX_CALL_FRAMES, S32, S64, STACK_SIZE,
+from harness.kernel.vm.codegen import (M32, M64, MAX_CALL_FRAMES, S32, S64, STACK_SIZE,
                                          Program, translate)
 
 DEFAULT_BUDGET = 100_000_000
