@@ -68,12 +68,11 @@ class Memory:
         self._pcpu: dict[tuple[int, int], int] = {}   # (cookie slot, cpu) -> copy base
         self._next_data = DATA_SLOT0
         self._next_cookie = COOKIE_SLOT0
-        self._free: list[int] = []
 
     # --- registration ----------------------------------------------------------------------
     def _slot(self) -> int:
-        if self._free:
-            return self._free.pop()
+        # Slots are never reused: a stale pointer into a removed region must fault, not
+        # alias whatever is registered next (2**31 slots are enough for any run).
         slot = self._next_data
         if slot >= FUNC_SLOT:
             raise VmFault("address space exhausted")
@@ -138,8 +137,6 @@ class Memory:
         key = id(region.obj if region.obj is not None else region.buf)
         if self._by_id.get(key) == slot:
             del self._by_id[key]
-        if region.kind != "percpu_cookie":
-            self._free.append(slot)
 
     def release(self, storage) -> None:
         """Forget the region of storage exposed with address_of (if any)."""
@@ -183,6 +180,9 @@ class Memory:
         what = f"{'write' if write else 'read'} of {size} byte{'s' * (size != 1)} at 0x{addr & (2**64 - 1):x}"
         region = self.regions.get(addr >> 32) if 0 <= addr < 1 << 64 else None
         if region is None:
+            above = self.regions.get((addr >> 32) + 1) if 0 <= addr < 1 << 64 else None
+            if above is not None and above.buf is not None and above.base - addr <= 1 << 20:
+                return f"out-of-bounds {what}: {above.base - addr} bytes before {above.describe()}"
             return f"invalid {what} (no memory there)"
         if region.kind == "percpu_cookie":
             return f"invalid {what}: per-CPU cookie of {region.describe()} used without the percpu mov"
