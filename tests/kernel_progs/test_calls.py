@@ -1,0 +1,76 @@
+"""Tail calls, bpf_loop and bpf_for_each_map_elem through the VM."""
+
+from __future__ import annotations
+
+from harness import kernelapi
+from harness.isa import encode
+from harness.kernel import EmulatedKernel
+from harness.kernel.helpers import FUNC_IDS
+from harness.kernelapi import MapCreateAttr, ProgLoadAttr
+from harness.uapi import MAX_TAIL_CALL_CNT, MapType, ProgType
+from progasm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
+                     MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM)
+
+H = FUNC_IDS
+
+
+def load(k, insns, prog_type=ProgType.RAW_TRACEPOINT):
+    return k.prog_load(ProgLoadAttr(prog_type, encode(insns))).fd
+
+
+def run(k, fd):
+    return k.prog_test_run(fd, kernelapi.TestRunAttr())
+
+
+def tail_call_to(parray, index, fallthrough):
+    return [MOV64_REG(6, 1), *LD_MAP_FD(2, parray), MOV64_IMM(3, index), CALL(H["tail_call"]),
+            *RET(fallthrough)]
+
+
+def test_tail_call_into_another_program_and_empty_slot():
+    k = EmulatedKernel()
+    parray = k.map_create(MapCreateAttr(MapType.PROG_ARRAY, 4, 4, 2))
+    target = load(k, RET(42))
+    k.map_update_elem(parray, (0).to_bytes(4, "little"), target.to_bytes(4, "little"))
+    assert run(k, load(k, tail_call_to(parray, 0, 1))).retval == 42
+    assert run(k, load(k, tail_call_to(parray, 1, 1))).retval == 1      # empty slot
+    assert run(k, load(k, tail_call_to(parray, 7, 1))).retval == 1      # out of range
+
+
+def test_tail_call_limit():
+    """A program tail-calling itself runs 1 + MAX_TAIL_CALL_CNT times, then falls through."""
+    k = EmulatedKernel()
+    parray = k.map_create(MapCreateAttr(MapType.PROG_ARRAY, 4, 4, 1))
+    counter = k.map_create(MapCreateAttr(MapType.ARRAY, 4, 8, 1))
+    prog = [MOV64_REG(6, 1), *LD_MAP_VALUE(7, counter, 0), LDX_MEM(8, 2, 7, 0), ALU64_IMM(ADD, 2, 1),
+            STX_MEM(8, 7, 2, 0), MOV64_REG(1, 6), *LD_MAP_FD(2, parray), MOV64_IMM(3, 0),
+            CALL(H["tail_call"]), *RET(7)]
+    fd = load(k, prog)
+    k.map_update_elem(parray, bytes(4), fd.to_bytes(4, "little"))
+    assert run(k, fd).retval == 7
+    assert int.from_bytes(k.map_lookup_elem(counter, bytes(4)), "little") == 1 + MAX_TAIL_CALL_CNT
+
+
+LOOP_PROG = [
+    ST_MEM(8, 10, -8, 0), MOV64_IMM(1, 10), *LD_FUNC(2, 7), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8),
+    MOV64_IMM(4, 0), CALL(H["loop"]), LDX_MEM(8, 0, 10, -8), EXIT(),
+    # callback(index, ctx): *ctx += index
+    LDX_MEM(8, 3, 2, 0), ALU64_REG(ADD, 3, 1), STX_MEM(8, 2, 3, 0), *RET(0),
+]
+
+
+def test_bpf_loop_runs_the_callback():
+    k = EmulatedKernel()
+    assert run(k, load(k, LOOP_PROG)).retval == sum(range(10))
+
+
+def test_for_each_map_elem_sums_values():
+    k = EmulatedKernel()
+    m = k.map_create(MapCreateAttr(MapType.ARRAY, 4, 8, 3))
+    for i in range(3):
+        k.map_update_elem(m, i.to_bytes(4, "little"), (10 * (i + 1)).to_bytes(8, "little"))
+    prog = [ST_MEM(8, 10, -8, 0), *LD_MAP_FD(1, m), *LD_FUNC(2, 7), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8),
+            MOV64_IMM(4, 0), CALL(H["for_each_map_elem"]), LDX_MEM(8, 0, 10, -8), EXIT(),
+            # callback(map, key, value, ctx): *ctx += *value
+            LDX_MEM(8, 5, 3, 0), LDX_MEM(8, 6, 4, 0), ALU64_REG(ADD, 6, 5), STX_MEM(8, 4, 6, 0), *RET(0)]
+    assert run(k, load(k, prog)).retval == 60
