@@ -285,3 +285,18 @@ def test_percpu_hash_existence_flags(flags, expected):
         with pytest.raises(BpfError) as ei:
             k.map_update_elem(fd, u32(0), bytes(size), flags)
         assert ei.value.errno == expected
+
+
+@pytest.mark.parametrize("map_type", PERCPU_TYPES, ids=lambda t: t.name)
+def test_pre_series_kernel_copies_whole_slots(map_type):
+    """Without the series (no "cpu_flags"), a no-flag update copies each CPU's 8-byte slot
+    (copy_map_value_long), padding included — what a 6.18 kernel does; and flags beyond
+    BPF_EXIST are refused."""
+    k = _kernel(features=ALL_FEATURES - {"cpu_flags"})
+    fd = _percpu_map(k, map_type, value_size=5)
+    value = b"".join(bytes([c + 1] * 5) + b"\xff\xff\xff" for c in range(NR_CPUS))
+    k.map_update_elem(fd, u32(0), value)
+    assert k.map_lookup_elem(fd, u32(0)) == value
+    with pytest.raises(BpfError) as ei:
+        k.map_update_elem(fd, u32(0), value, BPF_NOEXIST | BPF_EXIST)
+    assert ei.value.errno == errno.EINVAL

@@ -168,3 +168,31 @@ def test_bpf_any_on_cgroup_storage(kernel, make_map):
     kernel.map_object(fd).storage_create(u64(1))
     kernel.map_update_elem(fd, u64(1), u32(3), BPF_F_ALL_CPUS | BPF_ANY)
     assert kernel.map_lookup_elem(fd, u64(1), cpu_flag(1)) == u32(3)
+
+
+# ------------------------------------------------------------------ queue / stack
+@pytest.mark.parametrize("map_type,order", [(T.QUEUE, [1, 2]), (T.STACK, [2, 1])], ids=["queue", "stack"])
+def test_queue_stack(kernel, make_map, map_type, order):
+    fd = make_map(map_type, 0, 4, 2)
+    assert _err(kernel.map_lookup_elem, fd, None) == errno.ENOENT
+    kernel.map_update_elem(fd, None, u32(1))
+    kernel.map_update_elem(fd, None, u32(2))
+    assert _err(kernel.map_update_elem, fd, None, u32(3)) == errno.E2BIG
+    assert _err(kernel.map_update_elem, fd, None, u32(3), BPF_NOEXIST) == errno.EINVAL
+    assert kernel.map_lookup_elem(fd, None) == u32(order[0])                 # peek
+    assert [kernel.map_lookup_and_delete_elem(fd, None) for _ in range(2)] == [u32(v) for v in order]
+    assert _err(kernel.map_lookup_and_delete_elem, fd, None) == errno.ENOENT
+    assert _err(kernel.map_lookup_and_delete_elem, fd, None, 4) == errno.EINVAL
+    assert _err(kernel.map_delete_elem, fd, None) == errno.EINVAL
+    assert _err(kernel.map_get_next_key, fd, None) == errno.EINVAL
+
+
+@pytest.mark.parametrize("map_type,left", [(T.QUEUE, [2, 3]), (T.STACK, [3, 2])], ids=["queue", "stack"])
+def test_queue_stack_exist_overwrites_oldest(kernel, make_map, map_type, left):
+    fd = make_map(map_type, 0, 4, 2)
+    m = kernel.map_object(fd)
+    for v in (1, 2):
+        assert m.prog_push(u32(v), BPF_ANY) == 0
+    assert m.prog_push(u32(3), BPF_EXIST) == 0
+    assert m.prog_peek() == u32(left[0])
+    assert [m.prog_pop(), m.prog_pop(), m.prog_pop()] == [u32(left[0]), u32(left[1]), None]

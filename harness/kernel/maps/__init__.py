@@ -6,6 +6,7 @@ percpu.py        lazy per-CPU element storage and the per-CPU copy rules (spec Â
 array.py         ARRAY, PERCPU_ARRAY          hash.py     HASH, PERCPU_HASH, LRU_*
 fdmaps.py        PROG_ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS
 ringbuf.py       RINGBUF                      cgroup_storage.py  PERCPU_CGROUP_STORAGE
+queue.py         QUEUE, STACK
 create.py        BPF_MAP_CREATE validation and the map-type table
 btfcheck.py      map_check_btf (key/value types, keyless DATASEC, bpf_spin_lock)
 commands.py      MapCommands: the map half of bpf(2) (mixed into EmulatedKernel)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import errno
 
 from harness.kernel.maps.base import BpfMap, index_of
-from harness.kernel.maps.percpu import PercpuSlots, copy_in, copy_out
+from harness.kernel.maps.percpu import PercpuSlots, copy_in, copy_out, percpu_update_limit
 from harness.kernelapi import BpfError
-from harness.uapi import BPF_EXIST, BPF_F_ALL_CPUS, BPF_F_LOCK, BPF_NOEXIST, ENOTSUPP
+from harness.uapi import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, ENOTSUPP
 
 _U32 = 0xFFFFFFFF
 
@@ -141,13 +141,13 @@ class PercpuArrayMap(BpfMap):
     def sys_update(self, key, value, flags):
         """bpf_percpu_array_update (§2.1)."""
         index = index_of(key)
-        if flags & BPF_F_LOCK or (flags & _U32) > BPF_F_ALL_CPUS:
+        if flags & BPF_F_LOCK or (flags & _U32) > percpu_update_limit(self.config):
             raise BpfError(errno.EINVAL, f"flags 0x{flags:x} not valid for a percpu_array update")
         if index >= self.max_entries:
             raise BpfError(errno.E2BIG, f"index {index} >= max_entries {self.max_entries}")
         if flags == BPF_NOEXIST:
             raise BpfError(errno.EEXIST, "array elements always exist")
-        copy_in(self.slots(index), value, flags, self.nr_cpus)
+        copy_in(self.slots(index), value, flags, self.nr_cpus, not self.config.has("cpu_flags"))
 
     def sys_delete(self, key):
         raise BpfError(errno.EINVAL, "array elements cannot be deleted")

@@ -43,7 +43,7 @@ class PercpuCgroupStorageMap(BpfMap):
         slots = self._elems.get(key)
         if slots is None:
             raise BpfError(errno.ENOENT, "no storage for this cgroup")
-        copy_in(slots, value, flags, self.nr_cpus)
+        copy_in(slots, value, flags, self.nr_cpus, not self.config.has("cpu_flags"))
 
     def sys_delete(self, key):
         raise BpfError(errno.EINVAL, "cgroup storage cannot be deleted from user space")

@@ -25,7 +25,7 @@ from harness.kernel.maps.btfcheck import check_map_btf
 from harness.kernel.maps.create import create_map
 from harness.kernel.maps.flags import ALLOWED, check_op_flags, user_value_size
 from harness.kernelapi import BatchResult, BpfError, MapCreateAttr, MapInfo
-from harness.uapi import BPF_F_LOCK, ENOTSUPP
+from harness.uapi import BPF_F_LOCK, ENOTSUPP, MapType
 
 
 def _perm(ok: bool, what: str) -> None:
@@ -111,6 +111,8 @@ class MapCommands:
 
     def map_lookup_and_delete_elem(self, fd: int, key: bytes | None, flags: int = 0) -> bytes:
         m = self._map(fd)
+        if flags and m.map_type in (MapType.QUEUE, MapType.STACK):
+            raise BpfError(errno.EINVAL, "pop takes no flags")
         if flags & ~BPF_F_LOCK:
             raise BpfError(errno.EINVAL, f"flags 0x{flags:x}: lookup_and_delete takes only BPF_F_LOCK")
         if flags & BPF_F_LOCK and m.spin_lock_off is None:

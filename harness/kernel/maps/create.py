@@ -20,6 +20,7 @@ from harness.kernel.maps.base import BpfMap
 from harness.kernel.maps.cgroup_storage import PercpuCgroupStorageMap
 from harness.kernel.maps.fdmaps import ArrayOfMapsMap, HashOfMapsMap, ProgArrayMap
 from harness.kernel.maps.hash import HashMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
+from harness.kernel.maps.queue import QueueMap, StackMap
 from harness.kernel.maps.ringbuf import RingbufMap
 from harness.kernelapi import BpfError, MapCreateAttr
 from harness.uapi import (BPF_F_INNER_MAP, BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC,
@@ -40,6 +41,7 @@ HTAB_CREATE_FLAG_MASK = (BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NO
                          | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED)
 RINGBUF_CREATE_FLAG_MASK = BPF_F_NUMA_NODE
 LOCAL_STORAGE_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK
+QUEUE_STACK_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK
 
 
 def _fail(code: int, message: str):
@@ -134,6 +136,15 @@ def cgroup_storage_alloc_check(attr: MapCreateAttr, kernel) -> None:
         _fail(errno.EINVAL, "cgroup storage max_entries must be 0 (storage is per cgroup)")
 
 
+def queue_stack_alloc_check(attr: MapCreateAttr, kernel) -> None:
+    """queue_stack_map_alloc_check: no key, a value, max_entries > 0."""
+    if (attr.max_entries == 0 or attr.key_size != 0 or attr.value_size == 0
+            or attr.map_flags & ~QUEUE_STACK_CREATE_FLAG_MASK or not flags_access_ok(attr.map_flags)):
+        _fail(errno.EINVAL, "queue/stack maps need key_size 0, value_size > 0 and max_entries > 0")
+    if attr.value_size > KMALLOC_MAX_SIZE:
+        _fail(errno.E2BIG, f"value_size {attr.value_size} too large")
+
+
 #: map type -> (class, alloc check).  The only place that lists supported map types.
 MAP_TYPES: dict[int, tuple[type[BpfMap], Callable]] = {
     MapType.HASH: (HashMap, htab_alloc_check),
@@ -147,13 +158,15 @@ MAP_TYPES: dict[int, tuple[type[BpfMap], Callable]] = {
     MapType.HASH_OF_MAPS: (HashOfMapsMap, fd_htab_alloc_check),
     MapType.PERCPU_CGROUP_STORAGE: (PercpuCgroupStorageMap, cgroup_storage_alloc_check),
     MapType.RINGBUF: (RingbufMap, ringbuf_alloc_check),
+    MapType.QUEUE: (QueueMap, queue_stack_alloc_check),
+    MapType.STACK: (StackMap, queue_stack_alloc_check),
 }
 
 MAP_IN_MAP_TYPES = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
 #: types that may serve as an inner map (have map_meta_equal)
 INNER_MAP_TYPES = frozenset({
     MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH,
-    MapType.LRU_PERCPU_HASH, MapType.RINGBUF,
+    MapType.LRU_PERCPU_HASH, MapType.RINGBUF, MapType.QUEUE, MapType.STACK,
 })
 
 

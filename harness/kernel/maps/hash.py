@@ -22,9 +22,9 @@ from collections import OrderedDict
 
 from harness.kernel.maps.base import BpfMap
 from harness.kernel.maps.flags import check_op_flags
-from harness.kernel.maps.percpu import PercpuSlots, copy_in, copy_out
+from harness.kernel.maps.percpu import PercpuSlots, copy_in, copy_out, percpu_update_limit
 from harness.kernelapi import BatchResult, BpfError
-from harness.uapi import BPF_EXIST, BPF_F_ALL_CPUS, BPF_F_CPU, BPF_F_LOCK, BPF_NOEXIST
+from harness.uapi import BPF_EXIST, BPF_F_CPU, BPF_F_LOCK, BPF_NOEXIST
 
 _U32 = 0xFFFFFFFF
 
@@ -109,9 +109,10 @@ class HashMap(BpfMap):
 
     def sys_update(self, key, value, flags):
         if self.percpu:
-            if flags & BPF_F_LOCK or (flags & _U32) > BPF_F_ALL_CPUS:
+            if flags & BPF_F_LOCK or (flags & _U32) > percpu_update_limit(self.config):
                 raise BpfError(errno.EINVAL, f"flags 0x{flags:x} not valid for a per-CPU hash update")
-            _raise(self._update(key, flags, lambda s: copy_in(s, value, flags, self.nr_cpus)),
+            long_copy = not self.config.has("cpu_flags")
+            _raise(self._update(key, flags, lambda s: copy_in(s, value, flags, self.nr_cpus, long_copy)),
                    "hash update rejected")
             return
         if (flags & ~BPF_F_LOCK) > BPF_EXIST or (self.lru and flags > BPF_EXIST):

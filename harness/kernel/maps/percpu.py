@@ -12,7 +12,7 @@ series copies with copy_map_value, not copy_map_value_long), so they stay zero.
 
 from __future__ import annotations
 
-from harness.uapi import BPF_F_ALL_CPUS, BPF_F_CPU, round_up
+from harness.uapi import BPF_EXIST, BPF_F_ALL_CPUS, BPF_F_CPU, round_up
 
 
 class PercpuSlots:
@@ -42,10 +42,12 @@ class PercpuSlots:
         return self.fill if self.fill is not None else bytes(self.elem_size)
 
     def write_cpu(self, cpu: int, data: bytes) -> None:
-        """copy_map_value into one CPU: value_size bytes, padding untouched."""
-        if cpu not in self.slots and data == bytes(self.peek(cpu)[:self.value_size]):
+        """copy_map_value into one CPU: value_size bytes, padding untouched (or, for the
+        pre-series copy_map_value_long, elem_size bytes when `data` is that long)."""
+        n = len(data)
+        if cpu not in self.slots and data == bytes(self.peek(cpu)[:n]):
             return      # writing what an untouched CPU already reads as: stay lazy
-        self.slot(cpu)[:self.value_size] = data
+        self.slot(cpu)[:n] = data
 
     def write_all(self, data: bytes) -> None:
         """The same value_size bytes to every possible CPU (BPF_F_ALL_CPUS)."""
@@ -72,10 +74,15 @@ def copy_out(slots: PercpuSlots, flags: int, nr_cpus: int) -> bytes:
     return slots.dump(nr_cpus)
 
 
-def copy_in(slots: PercpuSlots, value: bytes, flags: int, nr_cpus: int) -> None:
+def copy_in(slots: PercpuSlots, value: bytes, flags: int, nr_cpus: int, long_copy: bool = False) -> None:
     """A syscall update: BPF_F_CPU writes one CPU, BPF_F_ALL_CPUS replicates one value,
-    otherwise CPU j takes value[j * elem_size : j * elem_size + value_size]."""
+    otherwise CPU j takes value[j * elem_size : j * elem_size + value_size].
+
+    `long_copy`: a kernel before the BPF_F_CPU series (no "cpu_flags" feature) copied
+    each CPU's whole 8-byte-rounded slot (copy_map_value_long), padding included."""
     vs, es = slots.value_size, slots.elem_size
+    if long_copy:
+        vs = es
     if flags & BPF_F_CPU:
         slots.write_cpu(flags >> 32, value)
     elif flags & BPF_F_ALL_CPUS:
@@ -83,3 +90,9 @@ def copy_in(slots: PercpuSlots, value: bytes, flags: int, nr_cpus: int) -> None:
     else:
         for cpu in range(nr_cpus):
             slots.write_cpu(cpu, value[cpu * es:cpu * es + vs])
+
+
+def percpu_update_limit(config) -> int:
+    """Largest low flag word a per-CPU syscall update accepts: BPF_F_ALL_CPUS since the
+    series (§2.1/2.2), BPF_EXIST before it."""
+    return BPF_F_ALL_CPUS if config.has("cpu_flags") else BPF_EXIST
