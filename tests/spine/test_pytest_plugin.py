@@ -44,3 +44,19 @@ def test_crash_case_xfail_and_records(tmp_path):
 def test_unknown_toolchain_is_a_collection_error(tmp_path):
     p = _pytest(tmp_path, "corpus/global_data/bss.c", "--toolchain", "clang99")
     assert p.returncode != 0 and "unknown toolchain 'clang99'" in p.stdout
+
+
+def test_same_records_as_matrix(tmp_path):
+    from harness.corpus import discover
+    from harness.matrix import run_matrix
+    from harness.toolchains import first_available
+
+    tc = first_available()
+    if tc is None:
+        pytest.skip("no BPF toolchain available")
+    p = _pytest(tmp_path, "corpus/global_data/bss.c", "--toolchain", tc.name)
+    assert p.returncode in (0, 1), p.stdout + p.stderr
+    plug = {(r["stage"], r["program"], r["status"])
+            for r in map(json.loads, (tmp_path / "plug" / "results.jsonl").read_text().splitlines())}
+    s = run_matrix(discover(select=["global_data/bss"]), [tc], run="m", reports=tmp_path)
+    assert plug == {(r["stage"], r["program"], r["status"]) for r in s.records}
