@@ -46,7 +46,7 @@ def test_prog_array(kernel, make_map):
     kernel.map_delete_elem(fd, u32(2))
     assert m.get_prog(2) is None
     assert _err(kernel.map_delete_elem, fd, u32(2)) == errno.ENOENT
-    assert _err(kernel.map_delete_elem, fd, u32(4)) == errno.EINVAL
+    assert _err(kernel.map_delete_elem, fd, u32(4)) == errno.E2BIG
 
 
 # ------------------------------------------------------------------ map in map
@@ -62,6 +62,9 @@ def test_array_of_maps(kernel, make_map):
     assert _err(kernel.map_update_elem, outer, u32(1), u32(other_size)) == errno.EINVAL
     other_type = make_map(T.HASH, 4, 8, 2)
     assert _err(kernel.map_update_elem, outer, u32(1), u32(other_type)) == errno.EINVAL
+    assert kernel.map_update_batch(outer, u32(2), u32(inner), 1) == 1
+    res = kernel.map_lookup_batch(outer, None, 3)                     # empty slot 1 skipped
+    assert (res.count, res.keys, res.values) == (2, u32(0) + u32(2), u32(inner_obj.id) * 2)
 
 
 def test_inner_map_flag_relaxes_max_entries(kernel, make_map):
@@ -79,16 +82,20 @@ def test_hash_of_maps(kernel, make_map):
     assert kernel.map_lookup_elem(outer, u64(5)) == u32(kernel.map_object(inner).id)
     assert kernel.map_object(outer).prog_lookup(u64(5), 0) is kernel.map_object(inner)
     assert kernel.map_get_next_key(outer, None) == u64(5)
-    kernel.map_delete_elem(outer, u64(5))
+    res = kernel.map_lookup_and_delete_batch(outer, None, 4)
+    assert (res.count, res.values) == (1, u32(kernel.map_object(inner).id))
     assert _err(kernel.map_lookup_elem, outer, u64(5)) == errno.ENOENT
+    assert _err(kernel.map_lookup_and_delete_elem, outer, u64(5)) == ENOTSUPP
 
 
 @pytest.mark.parametrize("setup,expected", [
-    ("none", errno.EBADF), ("nested", errno.EINVAL), ("prog_array", ENOTSUPP),
+    ("none", errno.EBADF), ("stdin", errno.EINVAL), ("nested", errno.EINVAL), ("prog_array", ENOTSUPP),
 ])
 def test_map_in_map_inner_fd(kernel, make_map, setup, expected):
     if setup == "none":
         inner = 99
+    elif setup == "stdin":
+        inner = 0
     elif setup == "nested":
         leaf = make_map(T.ARRAY, 4, 4, 1)
         inner = make_map(T.ARRAY_OF_MAPS, 4, 4, 1, inner_map_fd=leaf)

@@ -41,7 +41,7 @@ def prog_update_errno(bpf_map, index: int, flags: int) -> int:
 
 
 class ArrayMap(BpfMap):
-    supports_batch = True
+    batch_ops = frozenset({"lookup", "update"})
 
     def __init__(self, attr, kernel):
         super().__init__(attr, kernel)
@@ -111,7 +111,7 @@ class ArrayMap(BpfMap):
 
 
 class PercpuArrayMap(BpfMap):
-    supports_batch = True
+    batch_ops = frozenset({"lookup", "update"})
 
     def __init__(self, attr, kernel):
         super().__init__(attr, kernel)

@@ -71,8 +71,9 @@ class BpfMap:
 
     #: values in syscall buffers are fds/ids (u32), not the stored bytes
     fd_values = False
-    #: has generic lookup_batch / update_batch / delete_batch (arrays and hashes)
-    supports_batch = False
+    #: batch commands the type has ("lookup", "lookup_and_delete", "update", "delete");
+    #: the others are ENOTSUPP, as when the kernel's map_ops has no such function
+    batch_ops: frozenset[str] = frozenset()
 
     def __init__(self, attr: MapCreateAttr, kernel):
         self.kernel = kernel
@@ -149,7 +150,7 @@ class BpfMap:
     def sys_lookup_and_delete(self, key: bytes | None, flags: int) -> bytes:
         raise BpfError(ENOTSUPP, "lookup_and_delete not supported by this map type")
 
-    # lookup batch: None = the generic walk (commands.py); hash maps override.
+    # lookup batch: None = the generic walk (commands.py); hash maps have their own.
     sys_lookup_batch = None
 
     def sys_freeze_check(self) -> None:

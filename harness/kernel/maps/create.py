@@ -200,9 +200,7 @@ def check_name(name: str) -> None:
 
 def inner_map_template(attr: MapCreateAttr, kernel) -> BpfMap:
     """bpf_map_meta_alloc: the inner map fd must be a map that may be nested."""
-    inner = kernel.fds.get(attr.inner_map_fd)
-    if not isinstance(inner, BpfMap):
-        _fail(errno.EINVAL, f"inner_map_fd {attr.inner_map_fd} is not a map")
+    inner = kernel.map_object(attr.inner_map_fd)      # EBADF / EINVAL (not a map)
     if inner.map_type in MAP_IN_MAP_TYPES:
         _fail(errno.EINVAL, "Does not support >1 level map-in-map")
     if inner.map_type not in INNER_MAP_TYPES:

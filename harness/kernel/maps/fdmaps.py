@@ -51,7 +51,7 @@ class FdArrayMap(BpfMap):
     def sys_delete(self, key):
         index = index_of(key)
         if index >= self.max_entries:
-            raise BpfError(errno.EINVAL, f"index {index} >= max_entries {self.max_entries}")
+            raise BpfError(errno.E2BIG, f"index {index} >= max_entries {self.max_entries}")
         if self._objs.pop(index, None) is None:
             raise BpfError(errno.ENOENT, "empty slot")
 
@@ -66,7 +66,9 @@ class ProgArrayMap(FdArrayMap):
     owner_prog_type: int | None = None
 
     def resolve_fd(self, fd):
-        prog = self.kernel.fds.get(fd)
+        prog = self.kernel.fds.objects.get(fd)
+        if prog is None and not 0 <= fd <= 2:
+            raise BpfError(errno.EBADF, f"fd {fd} is not open")
         if isinstance(prog, BpfMap) or not hasattr(prog, "prog_type"):
             raise BpfError(errno.EINVAL, f"fd {fd} is not a BPF program")
         if self.owner_prog_type is None:
@@ -95,15 +97,15 @@ class MapInMapMixin:
     inner_map_meta: BpfMap | None = None
 
     def resolve_fd(self, fd):
-        inner = self.kernel.fds.get(fd)
-        if not isinstance(inner, BpfMap):
-            raise BpfError(errno.EINVAL, f"fd {fd} is not a BPF map")
+        inner = self.kernel.map_object(fd)        # EBADF / EINVAL (not a map)
         if not _inner_compatible(self.inner_map_meta, inner):
             raise BpfError(errno.EINVAL, "inner map does not match the map-in-map's inner_map_fd template")
         return inner
 
 
 class ArrayOfMapsMap(MapInMapMixin, FdArrayMap):
+    batch_ops = frozenset({"lookup", "update"})
+
     def prog_lookup(self, key, cpu):
         index = index_of(key)
         return self._objs.get(index) if index < self.max_entries else None
@@ -120,7 +122,9 @@ class ArrayOfMapsMap(MapInMapMixin, FdArrayMap):
 class HashOfMapsMap(MapInMapMixin, HashMap):
     """HASH_OF_MAPS: hash semantics (NOEXIST/EXIST, E2BIG when full); values are maps."""
     fd_values = True
-    supports_batch = False
+
+    def _user_value(self, storage, flags: int) -> bytes:
+        return _ID(storage)
 
     def sys_lookup(self, key, flags):
         inner = self._elems.get(key)
@@ -140,8 +144,6 @@ class HashOfMapsMap(MapInMapMixin, HashMap):
 
     def sys_lookup_and_delete(self, key, flags):
         raise BpfError(ENOTSUPP, "lookup_and_delete not supported by hash of maps")
-
-    sys_lookup_batch = None
 
     def prog_lookup(self, key, cpu):
         return self._elems.get(bytes(key))

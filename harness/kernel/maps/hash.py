@@ -44,7 +44,7 @@ def _raise(err: int, what: str) -> None:
 
 
 class HashMap(BpfMap):
-    supports_batch = True
+    batch_ops = frozenset({"lookup", "lookup_and_delete", "update", "delete"})
     lru = False
     percpu = False
 
