@@ -92,7 +92,7 @@ def test_raw_section_matches_asm():
 
 
 # Files the reader itself must reject (the others are rejected by the VM run: see
-# tests/vm/test_conformance.py).
+# tests/vm/test_vm_conformance.py).
 STATIC_NEGATIVE = [p for p in NEGATIVE if p.stem not in
                    ("error", "incorrect_return_value_high_bits")]
 

@@ -1,5 +1,5 @@
 """The benchmark programs (corpus/bench) compute their documented r0 on the VM, compiled
-by the newest available Clang (skipped with the reason when none is installed)."""
+by the newest available Clang (the bpf_build fixture skips with the reason when none is)."""
 
 import re
 from pathlib import Path
@@ -12,23 +12,12 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "bench"
 DIRECT = sorted(p for p in CORPUS.glob("*.c") if p.stem != "hashmap")
 
 
-@pytest.fixture(scope="module")
-def toolchain():
-    from harness.toolchains import first_available
-    tc = first_available()
-    if tc is None:
-        pytest.skip("no Clang toolchain available")
-    return tc
-
-
 @pytest.mark.parametrize("path", DIRECT, ids=[p.stem for p in DIRECT])
-def test_bench_program_result(path, toolchain):
-    from harness.compile import compile_source
+def test_bench_program_result(path, bpf_build):
     from harness.elf import BpfObject
     mem_size, want = map(int, re.search(r"bench:\s*mem=(\d+)\s+r0=(\d+)", path.read_text()).groups())
-    res = compile_source(path, toolchain, mcpu="v3")
-    assert res.ok, res.stderr
-    (prog,) = [p for p in BpfObject.open(str(res.obj_path)).programs() if p.section != ".text"]
+    obj = bpf_build(path, mcpu="v3")
+    (prog,) = [p for p in BpfObject.open(str(obj)).programs() if p.section != ".text"]
     assert not prog.relocations
     mem = Memory()
     base = mem.add(bytearray(mem_size), kind="ctx")
