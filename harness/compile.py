@@ -219,7 +219,7 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
         tmp = Path(tmp)
         private_tmp = tmp / "tmp"
         private_tmp.mkdir()
-        cc_cache = Path(work_dir) / "cc-cache" / tc.name if work_dir else tmp / "cc-cache"
+        cc_cache = Path(work_dir) / ".cc-cache" / tc.name if work_dir else tmp / "cc-cache"
         cc_cache.mkdir(parents=True, exist_ok=True)
         env = tc.environment(cc_cache)
         env["TMPDIR"] = str(private_tmp)
