@@ -5,7 +5,8 @@ must look exactly like the kernel's: `(07) r1 += 8`, `(61) r0 = *(u32 *)(r1 +0)`
 `(85) call bpf_map_lookup_elem#1`, `(15) if r1 == 0x0 goto pc+2`.  Helper names come from a
 callback (`helper_name(imm) -> str | None`) so that the kernel's helper table names them
 without this module depending on it; ld_imm64 immediates can be rendered by `imm_fmt`
-(e.g. `map[id:3]`), otherwise they print as hex like the kernel does.
+(e.g. `map[id:3]`), otherwise they print as hex like the kernel does; kfunc calls are
+named by `kfunc_name(insn)` (the kernel looks the BTF id up), else `unknown`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from harness.isa import opcodes as o
 from harness.isa.insn import Insn, ld_imm64_value
 
 HelperName = Callable[[int], "str | None"]
+KfuncName = Callable[[Insn], "str | None"]
 ImmFormat = Callable[[Insn, int], "str | None"]
 
 
@@ -73,14 +75,18 @@ def _atomic(i: Insn) -> str:
     return f"({c:02x}) lock *({t} *)(r{i.dst} {i.off:+d}) {o.ALU_OPS[spec.alu].symbol} r{i.src}"
 
 
-def _jmp(i: Insn, helper_name: HelperName | None) -> str:
+def _jmp(i: Insn, helper_name: HelperName | None, kfunc_name: KfuncName | None = None) -> str:
     cl, opc, c = o.cls(i.code), o.op(i.code), i.code
     if opc == o.BPF_CALL and cl == o.BPF_JMP:
         if o.src_bit(c) == o.BPF_X:
             return f"({c:02x}) callx r{i.dst or i.imm}"
         if i.src == o.BPF_PSEUDO_CALL:
             return f"({c:02x}) call pc{i.imm:+d}"
-        name = (helper_name(i.imm) if helper_name and i.src == 0 else None) or "unknown"
+        if i.src == 0:
+            name = helper_name(i.imm) if helper_name else None
+        else:       # kfunc: the verifier names it from the kfunc's BTF
+            name = kfunc_name(i) if kfunc_name else None
+        name = name or "unknown"
         return f"({c:02x}) call {name}#{i.imm}"
     if opc == o.BPF_EXIT and cl == o.BPF_JMP:
         return f"({c:02x}) exit"
@@ -99,14 +105,14 @@ def _jmp(i: Insn, helper_name: HelperName | None) -> str:
 
 
 def disasm_insn(insns: list[Insn], idx: int, *, helper_name: HelperName | None = None,
-                imm_fmt: ImmFormat | None = None) -> str:
+                imm_fmt: ImmFormat | None = None, kfunc_name: KfuncName | None = None) -> str:
     """One instruction (both slots of an ld_imm64 when idx is its first slot)."""
     i = insns[idx]
     cl, c = o.cls(i.code), i.code
     if cl in (o.BPF_ALU, o.BPF_ALU64):
         return _alu(i)
     if cl in (o.BPF_JMP, o.BPF_JMP32):
-        return _jmp(i, helper_name)
+        return _jmp(i, helper_name, kfunc_name)
     if cl == o.BPF_LDX:
         sx = o.mode(c) == o.BPF_MEMSX
         return f"({c:02x}) r{i.dst} = {_mem(o.size(c), i.src, i.off, sx)}"
@@ -134,11 +140,12 @@ def disasm_insn(insns: list[Insn], idx: int, *, helper_name: HelperName | None =
 
 
 def disasm(insns: list[Insn], *, helper_name: HelperName | None = None,
-           imm_fmt: ImmFormat | None = None, indices: bool = True) -> list[str]:
+           imm_fmt: ImmFormat | None = None, kfunc_name: KfuncName | None = None,
+           indices: bool = True) -> list[str]:
     """The whole program, one line per instruction (`N: (code) ...` like a log dump)."""
     out, idx = [], 0
     while idx < len(insns):
-        text = disasm_insn(insns, idx, helper_name=helper_name, imm_fmt=imm_fmt)
+        text = disasm_insn(insns, idx, helper_name=helper_name, imm_fmt=imm_fmt, kfunc_name=kfunc_name)
         out.append(f"{idx}: {text}" if indices else text)
         idx += 2 if o.is_ld_imm64(insns[idx]) else 1
     return out

@@ -57,6 +57,12 @@ def test_program_listing_counts_slots():
     assert disasm(prog) == ["0: (18) r1 = 0x10", "2: (b7) r0 = 0", "3: (95) exit"]
 
 
+def test_kfunc_names_come_from_their_callback():
+    call = [Insn(0x85, 0, 2, 0, 1234)]
+    assert disasm_insn(call, 0, helper_name=HELPERS.get) == "(85) call unknown#1234"
+    assert disasm_insn(call, 0, kfunc_name=lambda i: "bpf_obj_new_impl") == "(85) call bpf_obj_new_impl#1234"
+
+
 def test_ld_imm64_callback_names_maps():
     prog = [Insn(0x18, 1, 1, 0, 3), Insn(0)]
     assert disasm_insn(prog, 0, imm_fmt=lambda i, v: f"map[id:{v}]") == "(18) r1 = map[id:3]"
