@@ -81,7 +81,30 @@ def parse_btf(data: bytes, config):
         if feature is not None and not config.has(feature):
             line = f"[{tid}] Invalid kind:{t.kind}"
             raise BpfError(errno.EINVAL, line, log=line)
+        if t.kind == K.DECL_TAG:
+            problem = _decl_tag_problem(btf, t)
+            if problem:
+                line = f"[{tid}] DECL_TAG {btf.name_of(t)} {problem}"
+                raise BpfError(errno.EINVAL, line, log=line)
     return btf
+
+
+def _decl_tag_problem(btf, tag) -> str | None:
+    """btf_decl_tag_resolve: a tag names a struct/union/var/func/typedef and, with a
+    component index, one of its members or parameters."""
+    target = btf.types[tag.type]
+    if target.kind not in (K.STRUCT, K.UNION, K.VAR, K.FUNC, K.TYPEDEF):
+        return "Invalid next_type"
+    idx = tag.component_idx
+    if idx == -1:
+        return None
+    if target.kind in (K.STRUCT, K.UNION):
+        count = len(target.members)
+    elif target.kind == K.FUNC:
+        count = len(btf.types[target.type].members)
+    else:
+        count = 0
+    return None if 0 <= idx < count else "Invalid component_idx"
 
 
 class BtfCommands:

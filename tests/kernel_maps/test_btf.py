@@ -50,7 +50,7 @@ def test_btf_load_rejects_malformed(mutate, desc):
 
 @needs_parser
 @pytest.mark.parametrize("feature,add", [
-    ("btf_decl_tag", lambda b, t: b.decl_tag("tag", t)),
+    ("btf_decl_tag", lambda b, t: b.decl_tag("tag", b.struct("s", 4, [("a", t, 0)]))),
     ("btf_float", lambda b, t: b.float("float", 4)),
     ("btf_datasec", lambda b, t: b.var("v", t)),
 ])
@@ -63,8 +63,27 @@ def test_btf_kinds_follow_kernel_features(feature, add):
     old = EmulatedKernel(KernelConfig(nr_cpus=1, features=ALL_FEATURES - {feature}))
     with pytest.raises(BpfError) as ei:
         old.btf_load(data)
-    assert ei.value.errno == errno.EINVAL and ei.value.message == "[2] Invalid kind:%d" % (
-        {"btf_decl_tag": 17, "btf_float": 16, "btf_datasec": 14}[feature])
+    first = {"btf_decl_tag": 3}.get(feature, 2)
+    assert ei.value.errno == errno.EINVAL and ei.value.message == "[%d] Invalid kind:%d" % (
+        first, {"btf_decl_tag": 17, "btf_float": 16, "btf_datasec": 14}[feature])
+
+
+@needs_parser
+@pytest.mark.parametrize("target,component,ok", [
+    ("struct", -1, True), ("struct", 0, True), ("struct", 5, False), ("var", -1, True), ("int", -1, False),
+])
+def test_decl_tag_targets(target, component, ok):
+    """Checked on a 6.18 kernel: tags name a struct/union/var/func/typedef (and a member)."""
+    b = BtfBuilder()
+    t = b.int("int", 4)
+    s = b.struct("s", 4, [("a", t, 0)])
+    v = b.var("v", t)
+    b.decl_tag("tag", {"struct": s, "var": v, "int": t}[target], component)
+    k = EmulatedKernel(nr_cpus=1)
+    if ok:
+        k.btf_load(b.encode())
+    else:
+        assert _err(k.btf_load, b.encode()) == errno.EINVAL
 
 
 # (id, features removed, map type, key, value, key_size, value_size, max_entries, errno)
@@ -86,7 +105,8 @@ ROWS = [
     ("spin lock in array", (), T.ARRAY, "int", "locked", 4, 8, 4, None),
     ("spin lock in percpu_array", (), T.PERCPU_ARRAY, "int", "locked", 4, 8, 4, errno.EOPNOTSUPP),
     ("spin lock in lru hash", (), T.LRU_HASH, "int", "locked", 4, 8, 4, errno.EOPNOTSUPP),
-    ("btf on prog_array", (), T.PROG_ARRAY, "int", "int", 4, 4, 4, ENOTSUPP),
+    ("btf on prog_array", (), T.PROG_ARRAY, "int", "int", 4, 4, 4, None),
+    ("keyless prog_array", (), T.PROG_ARRAY, None, "int", 4, 4, 4, errno.EINVAL),
     ("bad type id", (), T.HASH, "int", 999, 4, 4, 4, errno.EINVAL),
 ]
 

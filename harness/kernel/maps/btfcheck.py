@@ -26,8 +26,9 @@ SPIN_LOCK_MAP_TYPES = frozenset({MapType.HASH, MapType.ARRAY, MapType.CGROUP_STO
                                  MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE,
                                  MapType.CGRP_STORAGE})
 ARRAY_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY})
-NO_BTF_TYPES = frozenset({MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.ARRAY_OF_MAPS,
-                          MapType.HASH_OF_MAPS})
+#: map_check_no_btf types (a 6.18 kernel: map-in-map ENOTSUPP; PROG_ARRAY takes BTF
+#: with a key, and without one is EINVAL like any type lacking map_check_btf)
+NO_BTF_TYPES = frozenset({MapType.PERF_EVENT_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
 #: map type -> config feature that allows a keyless DATASEC value
 KEYLESS_FEATURE = {MapType.ARRAY: "global_data", MapType.PERCPU_ARRAY: "percpu_data"}
 
