@@ -11,7 +11,7 @@ from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_ALL_CPUS, AttachType, MapType, ProgType
-from progasm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_VALUE, LDX_MEM, MOV64_IMM,
+from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_VALUE, LDX_MEM, MOV64_IMM,
                      RET, STX_MEM)
 
 

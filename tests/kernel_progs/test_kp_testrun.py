@@ -12,7 +12,7 @@ from harness.kernel.helpers import FUNC_IDS
 from harness import kernelapi
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
 from harness.uapi import (BPF_F_CPU, BPF_F_SLEEPABLE, BPF_F_TEST_RUN_ON_CPU, ENOTSUPP, MapType, ProgType)
-from progasm import (ADD, LD_IMM64, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, JGT_REG, LD_MAP_FD, LD_MAP_VALUE,
+from kp_asm import (ADD, LD_IMM64, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, JGT_REG, LD_MAP_FD, LD_MAP_VALUE,
                      LDX_MEM, MOV64_IMM, MOV64_REG, MUL, RET, ST_MEM, STX_MEM)
 
 H = FUNC_IDS

@@ -8,7 +8,7 @@ from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import MAX_TAIL_CALL_CNT, MapType, ProgType
-from progasm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
+from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
                      MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM)
 
 H = FUNC_IDS

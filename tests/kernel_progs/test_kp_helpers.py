@@ -10,7 +10,7 @@ from harness.kernel.helpers import FUNC_IDS, dispatch
 from harness.kernel.helpers.call import TailCall
 from harness.kernelapi import BpfError
 from harness.uapi import MAX_TAIL_CALL_CNT
-from progfakes import FakeArray, FakeMem, FakePercpuArray, FakeProgArray
+from kp_fakes import FakeArray, FakeMem, FakePercpuArray, FakeProgArray
 
 U64 = 0xFFFFFFFFFFFFFFFF
 
