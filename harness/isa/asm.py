@@ -24,12 +24,13 @@ from harness.isa.validate import check_insn
 
 
 class AsmError(HarnessError):
-    """Source text the assembler cannot translate.  `line` is 1-based."""
+    """Source text the assembler cannot translate (`line` is 1-based), or an instruction
+    the printer cannot express (`line` is None; the message names the insn)."""
 
-    def __init__(self, line: int, message: str, *, path: str | None = None):
+    def __init__(self, line: int | None, message: str, *, path: str | None = None):
         self.line = line
         self.reason = message
-        super().__init__(f"line {line}: {message}", path=path)
+        super().__init__(f"line {line}: {message}" if line is not None else message, path=path)
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ def format_insn(insns: list[Insn], idx: int) -> str:
     c, cl = i.code, o.cls(i.code)
     why = check_insn(insns, idx, callx=True)
     if why:
-        raise AsmError(idx, f"cannot print insn {idx}: {why}")
+        raise AsmError(None, f"cannot print insn {idx}: {why}")
     if o.is_ld_imm64(i) and i.src == 0:
         return f"lddw %r{i.dst}, {ld_imm64_value(i, insns[idx + 1]):#x}"
     if o.is_callx(i):
@@ -318,7 +319,7 @@ def format_insn(insns: list[Insn], idx: int) -> str:
             if kind in ("neg", "end"):
                 return f"{name} %r{i.dst}"
             return name
-    raise AsmError(idx, f"insn {idx} (code 0x{c:02x}) has no conformance-syntax form")
+    raise AsmError(None, f"insn {idx} (code 0x{c:02x}) has no conformance-syntax form")
 
 
 def format_asm(insns: list[Insn]) -> str:

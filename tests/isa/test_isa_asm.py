@@ -102,3 +102,12 @@ def test_negative_files_rejected_by_reader(path):
     with pytest.raises(HarnessError) as exc:
         load_case(path)
     assert str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize("insns,msg", [
+    ([Insn(0x18, 1, 1, 0, 3), Insn(0)], "insn 0 (code 0x18) has no conformance-syntax form"),
+    ([Insn(0xbf, 1, 1, -1)], "cannot print insn 0: BPF_MOV uses reserved fields"),
+])
+def test_printer_rejects_inexpressible(insns, msg):
+    with pytest.raises(AsmError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        format_asm(insns)
