@@ -19,11 +19,8 @@ pytestmark = pytest.mark.skipif(not AVAILABLE.ok, reason=f"kernel BPF oracle una
 
 def emulated_like(real):
     try:
-        from harness.kernel import EmulatedKernel
-        from harness.kernel.core import ALL_FEATURES, KernelConfig
-        config = KernelConfig(nr_cpus=real.nr_possible_cpus(),
-                              features=ALL_FEATURES - (frozenset({"cpu_flags", "percpu_data"}) - features()))
-        return EmulatedKernel(config)
+        from harness.realkernel.fuzz import emulated_like as make
+        return make(real)
     except Exception as exc:      # noqa: BLE001 - the other side may not be ready
         pytest.skip(f"emulated kernel not usable yet: {type(exc).__name__}: {exc}")
 
@@ -100,13 +97,10 @@ def run_case(kernel, spec, ops):
     return results
 
 
-#: Differences found and reported to the emulated kernel's owners (xfail, not strict, so a
-#: fix shows up as XPASS).
-KNOWN_DIFFERENCES = {
-    "percpu_array_padding": "6.18 (no BPF_F_CPU series) copies each CPU's whole 8-byte slot on a "
-                            "syscall update (copy_map_value_long); the emulated kernel keeps the "
-                            "padding zero even when configured without the cpu_flags feature",
-}
+#: Differences found and reported to the emulated kernel's owners, as xfail (not strict,
+#: so a fix shows up as XPASS).  Empty now: the per-CPU padding copy of pre-series kernels
+#: (copy_map_value_long) was the first entry and is modelled since.
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", [
