@@ -145,3 +145,11 @@ def test_helper_sees_args_cpu_and_context():
     res = vm.run(assemble("mov %r1, 1\nmov %r2, 2\nmov %r3, 3\nmov %r4, 4\nmov %r5, -5\ncall 1\nexit"))
     assert res.r0 == (1 << 64) - 1
     assert seen == {"args": (1, 2, 3, 4, (1 << 64) - 5), "cpu": 3, "ctx": "state"}
+
+
+def test_translation_cache_sees_mutated_list():
+    prog = assemble("mov %r0, 1\nexit")
+    vm = Vm(Memory())
+    assert vm.run(prog).r0 == 1
+    prog[0] = Insn(0xb7, 0, 0, 0, 2)
+    assert vm.run(prog).r0 == 2 and vm.run(tuple(prog)).r0 == 2

@@ -457,7 +457,24 @@ def _cached(insns: tuple[Insn, ...], entries: tuple[int, ...]) -> Program:
     return _translate(insns, entries)
 
 
+_RECENT: dict[tuple[int, tuple[int, ...]], tuple[object, object, Program]] = {}
+_RECENT_MAX = 64
+
+
 def translate(insns, entries=()) -> Program:
     """Translate (or fetch from the cache) a program; `entries` are extra function starts
-    (e.g. a test_run entry other than 0).  Raises VmError for malformed programs."""
-    return _cached(tuple(insns), tuple(sorted(set(entries))))
+    (e.g. a test_run entry other than 0).  Raises VmError for malformed programs.
+
+    Hashing every slot on each run would cost more than running a short program, so the
+    same list object (unchanged since last time: compared slot by slot, which is an
+    identity check per slot) is looked up by identity first."""
+    ents = tuple(sorted(set(entries)))
+    key = (id(insns), ents)
+    hit = _RECENT.get(key)
+    if hit is not None and hit[0] is insns and hit[1] == insns:
+        return hit[2]
+    prog = _cached(tuple(insns), ents)
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    _RECENT[key] = (insns, list(insns) if isinstance(insns, list) else tuple(insns), prog)
+    return prog
