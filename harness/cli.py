@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 
 # name -> (module, help).  Keep sorted by name.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "conformance": ("harness.kernel.vm.conformance_cmd", "run BPF ISA conformance-suite files on the VM"),
     "gen": ("harness.libbpf.gen_cmd", "generate C skeleton headers (bpftool gen skeleton)"),
     "inspect": ("harness.elf.inspect_cmd", "show sections, programs, maps and BTF of a BPF object"),
     "matrix": ("harness.matrix_cmd", "compile the corpus with toolchains and run every stage"),
