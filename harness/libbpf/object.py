@@ -17,6 +17,7 @@ Failures are BpfError with libbpf's message; nothing else escapes for bad input.
 from __future__ import annotations
 
 import errno
+import os
 import re
 
 from harness.elf import btf_kinds as K
@@ -327,8 +328,7 @@ class Object:
 
     def _resolve_externs(self) -> None:
         if self.kconfig_map is not None:
-            ver = getattr(self.kernel, "kernel_version", lambda: 0)
-            img = X.kconfig_image(self.externs, self.kconfig, ver() if callable(ver) else int(ver))
+            img = X.kconfig_image(self.externs, self.kconfig, kernel_version(self.kernel))
             self.kconfig_map.image.write(0, img)
         target = self.target_btf
         if target is None and any(e.type == X.EXT_KSYM for e in self.externs.values()):
@@ -512,6 +512,19 @@ class Object:
 
     def __exit__(self, *exc):
         self.destroy()
+
+
+def kernel_version(kernel) -> int:
+    """LINUX_KERNEL_VERSION: the kernel's own answer when it has one, else uname's release
+    as libbpf's get_kernel_version() reads it (KERNEL_VERSION(a, b, min(c, 255)))."""
+    ver = getattr(kernel, "kernel_version", None)
+    if ver is not None:
+        return int(ver() if callable(ver) else ver)
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
+    if not m:
+        return 0
+    a, b, c = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    return (a << 16) + (b << 8) + min(c, 255)
 
 
 def open_object(path: str, kernel: Kernel | None = None, **kw) -> Object:

@@ -30,7 +30,9 @@ def run(job: Job) -> list[StageResult]:
 
     kernel = _kernel()
     try:
-        obj = Object.open(str(job.obj_path), kernel)
+        # libbpf names the object after the file; ours sit in a content-addressed cache,
+        # so use the source's stem as bpftool's skeleton would (`<case>.bpf.o` -> case).
+        obj = Object.open(str(job.obj_path), kernel, obj_name=job.case.path.stem)
     except (BpfError, HarnessError) as exc:
         msg = exc.message if isinstance(exc, BpfError) else str(exc)
         extra = {"outcome": "libbpf-error", "signature": msg}

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CO-RE: field offsets/sizes/existence and type existence against a target BTF
+ * (core_target.c plays the kernel, with a different layout). */
+#include <bpf/bpf_helpers.h>
+
+struct task {
+	int pid;
+	long long start;
+	int gone;
+} __attribute__((preserve_access_index));
+
+struct absent_type {
+	int x;
+} __attribute__((preserve_access_index));
+
+__u64 out[5];
+
+SEC("socket")
+int core(void *ctx)
+{
+	struct task *t = 0;
+
+	out[0] = __builtin_preserve_field_info(t->start, 0);   /* byte offset */
+	out[1] = __builtin_preserve_field_info(t->pid, 1);     /* byte size */
+	out[2] = __builtin_preserve_field_info(t->gone, 2);    /* exists */
+	out[3] = __builtin_preserve_type_info(*(struct absent_type *)0, 0);  /* type exists */
+	out[4] = __builtin_preserve_type_info(*(struct task *)0, 1);         /* type size */
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
