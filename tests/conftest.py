@@ -10,9 +10,18 @@ crash fails the test with the compiler's output.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# pyproject runs pytest with --import-mode=importlib so that test files with the same
+# basename in different areas (tests/vm/test_calls.py, tests/kernel_progs/test_calls.py)
+# never clash.  In that mode a test dir is not put on sys.path, so each area's own helper
+# modules (kp_asm.py, libbpf_support.py, ...) are made importable here instead.
+for _area in sorted(Path(__file__).parent.iterdir()):
+    if _area.is_dir() and not (_area / "__init__.py").exists() and str(_area) not in sys.path:
+        sys.path.insert(0, str(_area))
 
 
 @pytest.fixture(scope="session")
