@@ -8,7 +8,7 @@ from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import MAX_TAIL_CALL_CNT, MapType, ProgType
-from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
+from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
                      MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM)
 
 H = FUNC_IDS
@@ -74,3 +74,31 @@ def test_for_each_map_elem_sums_values():
             # callback(map, key, value, ctx): *ctx += *value
             LDX_MEM(8, 5, 3, 0), LDX_MEM(8, 6, 4, 0), ALU64_REG(ADD, 6, 5), STX_MEM(8, 4, 6, 0), *RET(0)]
     assert run(k, load(k, prog)).retval == 60
+
+
+def test_ringbuf_reserve_submit_output_query():
+    k = EmulatedKernel()
+    rb = k.map_create(MapCreateAttr(MapType.RINGBUF, 0, 0, 4096))
+    prog = [*LD_MAP_FD(1, rb), MOV64_IMM(2, 8), MOV64_IMM(3, 0), CALL(H["ringbuf_reserve"]),
+            JEQ_IMM(0, 0, 5), ST_MEM(8, 0, 0, 0x11), MOV64_REG(1, 0), MOV64_IMM(2, 0), CALL(H["ringbuf_submit"]),
+            ST_MEM(4, 10, -4, 0x22),
+            *LD_MAP_FD(1, rb), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), MOV64_IMM(3, 4), MOV64_IMM(4, 0),
+            CALL(H["ringbuf_output"]),
+            *LD_MAP_FD(1, rb), MOV64_IMM(2, 0), CALL(H["ringbuf_query"]), EXIT()]
+    assert run(k, load(k, prog)).retval == 16 + 16        # two records with 8-byte headers
+    ring = k.fds.get(rb)
+    assert ring.consume() == [(0x11).to_bytes(8, "little"), (0x22).to_bytes(4, "little")]
+
+
+def test_hash_map_from_program():
+    k = EmulatedKernel()
+    m = k.map_create(MapCreateAttr(MapType.HASH, 4, 8, 4))
+    # update(key 3, 40, BPF_NOEXIST) twice: 0 then -EEXIST; return lookup(3) value + second result
+    prog = [ST_MEM(4, 10, -4, 3), ST_MEM(8, 10, -16, 40)]
+    upd = [*LD_MAP_FD(1, m), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -16),
+           MOV64_IMM(4, 1), CALL(H["map_update_elem"])]
+    prog += upd + upd + [MOV64_REG(6, 0), *LD_MAP_FD(1, m), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4),
+                         CALL(H["map_lookup_elem"]), JEQ_IMM(0, 0, 3), LDX_MEM(8, 0, 0, 0), ALU64_REG(ADD, 0, 6),
+                         EXIT(), *RET(99)]
+    assert run(k, load(k, prog)).retval == (40 - 17) & 0xFFFFFFFF      # -EEXIST == -17
+    assert k.map_lookup_elem(m, (3).to_bytes(4, "little")) == (40).to_bytes(8, "little")

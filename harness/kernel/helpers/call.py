@@ -88,6 +88,9 @@ class HelperCall:
         """Run the program's callback subprogram (bpf_loop, for_each) and return its r0."""
         raise NotImplementedError
 
+    def forget(self, storage) -> None:
+        """`storage` is dead (a submitted ring buffer record): drop its address."""
+
     def percpu_ptr(self, cookie: int, cpu: int) -> int:
         """bpf_per_cpu_ptr / this_cpu_ptr: the address of `cpu`'s copy of the per-CPU
         object the cookie names (0 when it names none)."""

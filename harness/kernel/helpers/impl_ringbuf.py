@@ -42,6 +42,7 @@ def _commit(h: HelperCall, how: str) -> int:
         return 0            # the verifier only lets reserved records through
     m, buf = records.pop(id(hit[0]))
     getattr(m, how)(buf)
+    h.forget(buf)               # the record pointer is dead after submit/discard
     return 0
 
 
@@ -57,6 +58,11 @@ def ringbuf_discard(h: HelperCall) -> int:
 
 @helper("ringbuf_query")
 def ringbuf_query(h: HelperCall) -> int:
+    """AVAIL_DATA and RING_SIZE; the emulated ring keeps no byte positions, so CONS_POS is
+    0 and PROD_POS equals the unconsumed bytes (positions relative to the consumer)."""
     m, flags = h.map_arg(1), h.arg(2)
-    query = getattr(m, "query", None)
-    return query(flags) if query is not None else 0
+    if flags in (BPF_RB_AVAIL_DATA, BPF_RB_PROD_POS):
+        return m.avail_data()
+    if flags == BPF_RB_RING_SIZE:
+        return m.max_entries
+    return 0

@@ -125,6 +125,9 @@ class VmHelperCall(HelperCall):
     def storage_at(self, addr):
         return self.mem.storage_at(addr)
 
+    def forget(self, storage):
+        self.mem.release(storage)
+
     def callback(self, func_addr, args):
         return self.vm.call_function(func_addr, *args)
 
