@@ -79,8 +79,9 @@ def run_job(case, tc: Toolchain, *, run_dir: Path, run_name: str = "", stages=ST
     records = []
     for st in stages:
         if st != "compile" and job.obj_path is None:
+            comp = job.results.get("compile") or []
             why = (f"no object: compile {job.compile.status}" if job.compile is not None
-                   else "no object (compile stage not run)")
+                   else f"no object: {comp[0].detail}" if comp else "no object (compile stage not run)")
             results = [StageResult(p, "skip", why) for s, p in planned(case, [st])]
             dur = 0.0
         else:

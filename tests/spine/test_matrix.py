@@ -87,3 +87,25 @@ def test_stage_returning_garbage_is_an_error(monkeypatch):
 def test_stage_result_validates_status():
     with pytest.raises(ValueError):
         StageResult("*", "xfail")
+
+
+@pytest.mark.parametrize("name,status", [("clang13", "skip"), ("clang19", "pass")])
+def test_case_mcpu_directive(tmp_path, name, status):
+    tc = _need(name)[0]
+    (tmp_path / "v4.c").write_text("// harness: mcpu=v4\nint x;\n")
+    case = load_case(tmp_path / "v4.c", tmp_path)
+    assert case.mcpu == "v4"
+    recs = run_job(case, tc, run_dir=tmp_path / "run", stages=["compile", "inspect"], cache_dir=tmp_path / "c")
+    comp = recs[0]
+    assert comp["status"] == status
+    if status == "skip":
+        assert "does not accept -mcpu=v4" in comp["detail"] and recs[1]["status"] == "skip"
+    else:
+        assert "-mcpu=v4" in comp["command"]
+
+
+def test_unknown_directive_is_config_error(tmp_path):
+    from harness.errors import ConfigError
+    (tmp_path / "bad.c").write_text("// harness: optimise=yes\nint x;\n")
+    with pytest.raises(ConfigError, match="unknown harness directive 'optimise'"):
+        load_case(tmp_path / "bad.c", tmp_path)
