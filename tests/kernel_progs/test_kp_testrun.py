@@ -212,3 +212,24 @@ def test_vm_fault_is_efault_and_unknown_helper():
 def test_bad_prog_fd():
     k = EmulatedKernel()
     assert err(lambda: run(k, 42)).errno == errno.EBADF
+
+
+def test_skb_load_and_store_bytes():
+    k = EmulatedKernel()
+    # store 0xab at data[2]; load 4 bytes from data[0] into the stack; return them (u32)
+    prog = [MOV64_REG(6, 1), ST_MEM(1, 10, -8, 0xAB), MOV64_REG(1, 6), MOV64_IMM(2, 2), MOV64_REG(3, 10),
+            ALU64_IMM(ADD, 3, -8), MOV64_IMM(4, 1), MOV64_IMM(5, 0), CALL(H["skb_store_bytes"]),
+            MOV64_REG(1, 6), MOV64_IMM(2, 0), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -16), MOV64_IMM(4, 4),
+            CALL(H["skb_load_bytes"]), LDX_MEM(4, 0, 10, -16), EXIT()]
+    r = run(k, load(k, prog, ProgType.SCHED_CLS), data_in=PKT)
+    assert r.retval == int.from_bytes(bytes([0, 1, 0xAB, 3]), "little")
+    assert r.data_out[2] == 0xAB
+    # out of the packet: -EFAULT
+    far = [MOV64_IMM(2, 100), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8), MOV64_IMM(4, 4),
+           CALL(H["skb_load_bytes"]), EXIT()]
+    assert run(k, load(k, far, ProgType.SCHED_CLS), data_in=PKT).retval == (-errno.EFAULT) & 0xFFFFFFFF
+
+
+def test_xdp_get_buff_len():
+    k = EmulatedKernel()
+    assert run(k, load(k, [CALL(H["xdp_get_buff_len"]), EXIT()], ProgType.XDP), data_in=PKT).retval == 64

@@ -234,7 +234,8 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
     try:
         r0 = 0
         for _ in range(setup.repeat):
-            state = RunState(kernel, prog, setup.cpu, output=output)
+            state = RunState(kernel, prog, setup.cpu, output=output, packet=setup.packet,
+                             pkt_start=setup.pkt_start)
             r0 = execute(kernel, prog, state, r1)
         data_out = b""
         if setup.packet is not None:
