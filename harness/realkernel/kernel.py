@@ -295,6 +295,10 @@ class RealKernel:
         the command's log fields and returns the log_true_size reader.  With `log_size` 0
         the buffer starts at LOG_START_SIZE and grows to the kernel's log_true_size when a
         truncated log turned the result into ENOSPC.  Returns (fd, log)."""
+        if log_size > LOG_MAX_SIZE:
+            # The kernel refuses it (EINVAL) before touching the buffer; refusing here
+            # avoids allocating a gigabyte only to be told so.
+            raise BpfError(errno.EINVAL, f"log_size {log_size} is not below 2**30")
         size = log_size or LOG_START_SIZE
         while True:
             buf = buffer(size=size)

@@ -103,10 +103,10 @@ class TestLogBuffer:
         assert res.log == full and len(full) > 32
         assert calls.count(5) == 2           # BPF_PROG_LOAD: ENOSPC, then the retry
 
-    @pytest.mark.parametrize("log_level", [16, 1 << 30])
-    def test_invalid_log_level(self, kernel, log_level):
+    @pytest.mark.parametrize("log_level, log_size", [(16, 0), (1 << 30, 0), (1, 1 << 30)])
+    def test_invalid_log_attributes(self, kernel, log_level, log_size):
         with pytest.raises(BpfError) as exc:
-            kernel.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, R0_42, log_level=log_level))
+            kernel.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, R0_42, log_level=log_level, log_size=log_size))
         assert exc.value.errno == errno.EINVAL
 
     def test_stats_level_has_verification_time(self, kernel):
