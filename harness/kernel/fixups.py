@@ -204,3 +204,20 @@ def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int]) -> int:
             x.insns[i] = insn.replace(code=_LDX_MEM | _SIZE_DW, off=pointer_fields[insn.off])
             done += 1
     return done
+
+
+_SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
+
+
+def max_ctx_offset(insns: list[Insn]) -> int:
+    """prog->aux->max_ctx_offset: the end of the furthest context byte the entry function
+    loads (raw_tp and syscall test_run refuse a shorter ctx_in with EINVAL)."""
+    if not insns:
+        return 0
+    regs = _ctx_regs_per_insn(insns)
+    end = 0
+    for i, insn in enumerate(insns):
+        s = regs[i]
+        if s and (insn.code & 0xE7) == 0x61 and insn.src in s:      # LDX | MEM, any size
+            end = max(end, insn.off + _SIZE_BYTES[insn.code & 0x18])
+    return end

@@ -39,6 +39,8 @@ class BpfProg:
     btf: Any = None
     #: the verifier's per-subprogram stack depths (for the VM's frame sizes)
     stack_depth: list[int] = field(default_factory=list)
+    #: furthest context byte the program reads (fixups.max_ctx_offset)
+    max_ctx_offset: int = 0
 
     def xlated_dump(self) -> bytes:
         """The program as bpf_prog_info.xlated_prog_insns shows it (bpf_insn_prepare_dump):

@@ -88,6 +88,7 @@ class ProgCommands:
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled)
+        max_ctx = fixups.max_ctx_offset(x.insns)
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:
             fixups.convert_ctx_accesses(x, layout.pointer_fields())
@@ -97,7 +98,7 @@ class ProgCommands:
             gpl_compatible=gpl, subprog_starts=x.subprog_starts, func_info=x.func_info,
             line_info=x.line_info, verified_insns=result.processed, jit_required=x.jit_required,
             jited=self.config.jit_enabled, prog_flags=attr.prog_flags, btf=btf,
-            stack_depth=list(result.stack_depth))
+            stack_depth=list(result.stack_depth), max_ctx_offset=max_ctx)
         return ProgLoadResult(self.fds.install(prog), log, result.processed)
 
     def _check_load_attr(self, attr: ProgLoadAttr) -> None:

@@ -207,7 +207,7 @@ def _only_settable(buf: bytes, layout: CtxLayout) -> None:
 
 
 def prepare_test_run(prog_type: int, expected_attach_type: int, attr: TestRunAttr,
-                     nr_cpus: int, default_cpu: int) -> RunSetup:
+                     nr_cpus: int, default_cpu: int, max_ctx_offset: int = 0) -> RunSetup:
     """Validate a test_run request as the kernel's runner for `prog_type` does."""
     if attr.batch_size and prog_type != ProgType.XDP:
         raise _einval("batch_size is only for XDP live frames")
@@ -219,8 +219,9 @@ def prepare_test_run(prog_type: int, expected_attach_type: int, attr: TestRunAtt
         if attr.data_in or attr.data_size_out or attr.ctx_size_out:
             raise _einval("raw_tp test_run takes only ctx_in")
         ctx = attr.ctx_in or b""
-        if len(ctx) > RAW_TP_ARGS.size:
-            raise _einval(f"ctx_in larger than {MAX_BPF_FUNC_ARGS} u64 arguments")
+        if len(ctx) > RAW_TP_ARGS.size or len(ctx) < max_ctx_offset:
+            raise _einval(f"ctx_in of {len(ctx)} bytes: the program reads {max_ctx_offset}, "
+                          f"at most {RAW_TP_ARGS.size} allowed")
         repeat = _repeat(attr, allowed=False)
         cpu = _check_cpu(attr, nr_cpus, default_cpu, honours_cpu=True)
         return RunSetup("raw_tp", bytearray(ctx), cpu, repeat)
@@ -230,8 +231,8 @@ def prepare_test_run(prog_type: int, expected_attach_type: int, attr: TestRunAtt
         repeat = _repeat(attr, allowed=False)
         cpu = _check_cpu(attr, nr_cpus, default_cpu, honours_cpu=False)
         ctx = attr.ctx_in or b""
-        if len(ctx) > U16_MAX:
-            raise _einval("ctx_in larger than U16_MAX")
+        if len(ctx) > U16_MAX or len(ctx) < max_ctx_offset:
+            raise _einval(f"ctx_in of {len(ctx)} bytes: the program reads {max_ctx_offset}")
         return RunSetup("syscall", bytearray(ctx), cpu, repeat, ctx_size_out=len(ctx))
     if prog_type == ProgType.TRACING:
         # bpf_prog_test_run_tracing runs only fentry/fexit/fmod_ret (by calling the kernel's

@@ -50,6 +50,8 @@ ARG5 = (5).to_bytes(8, "little")
     ({"repeat": 2}, errno.EINVAL),
     ({"data_in": PKT}, errno.EINVAL),
     ({"ctx_in": bytes(104)}, errno.EINVAL),
+    ({"ctx_in": bytes(4)}, errno.EINVAL),          # the program reads 8 bytes of ctx
+    ({"ctx_in": b""}, errno.EINVAL),
 ])
 def test_raw_tp_cpu_rules(kw, expect):
     k = EmulatedKernel(nr_cpus=4)

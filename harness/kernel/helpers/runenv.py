@@ -227,7 +227,8 @@ def _ctx_out(setup: RunSetup, buf: bytearray | None) -> bytes:
 
 def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
     cfg = kernel.config
-    setup = prepare_test_run(prog.prog_type, prog.expected_attach_type, attr, cfg.nr_cpus, cfg.default_cpu)
+    setup = prepare_test_run(prog.prog_type, prog.expected_attach_type, attr, cfg.nr_cpus, cfg.default_cpu,
+                             prog.max_ctx_offset)
     mem = kernel_memory(kernel)
     r1, regions, buf = _build_ctx(mem, setup)
     output: list[str] = []
