@@ -47,6 +47,7 @@ PROGRAM-SIDE API (every map type has these; types without the op return None / -
   RINGBUF: reserve(size) -> bytearray | None, submit(buf), discard(buf),
       output(data) -> 0 | -EAGAIN, consume() -> list[bytes] (for tests and user space).
   PERCPU_CGROUP_STORAGE: storage_create(key) (what a cgroup attach does).
+  QUEUE / STACK: prog_push(value, flags) -> 0 | -errno, prog_pop() / prog_peek() -> bytes | None.
 
 ATTRIBUTES: map_type, key_size, value_size, max_entries, map_flags, name, id, frozen,
 btf (kernel BtfObject or None), btf_id, btf_key_type_id, btf_value_type_id,
