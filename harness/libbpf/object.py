@@ -296,6 +296,7 @@ class Object:
             self._resolve_externs()
             self._create_maps()
             self._relocate()
+            self._resolve_attach_btf_ids()
             self.loaded = True
             self._load_programs(keep_going, log_level)
             self._init_slots_after_load()
@@ -396,6 +397,35 @@ class Object:
             except BpfError as exc:
                 raise BpfError(exc.errno, f"map '{m.name}': failed to freeze as read-only: {exc}") from None
 
+    # Prefix of the vmlinux BTF name an attach target resolves to (libbpf's
+    # find_attach_btf_id / btf_get_kernel_prefix_kind).
+    _ATTACH_PREFIX = {"iter": ("bpf_iter_", K.FUNC), "tp_btf": ("btf_trace_", K.TYPEDEF),
+                      "lsm": ("bpf_lsm_", K.FUNC)}
+
+    def _resolve_attach_btf_ids(self) -> None:
+        """SEC_ATTACH_BTF programs need attach_btf_id from the kernel's BTF.  The real
+        kernel's comes from /sys/kernel/btf/vmlinux (or the target BTF the user gave);
+        the emulated kernel has none, so its programs keep 0 unless a target is given."""
+        from harness.libbpf.secdefs import SEC_ATTACH_BTF
+        progs = [p for p in self.programs if p.autoload and p.sec_def and p.sec_def.flags & SEC_ATTACH_BTF
+                 and p.attach_target]
+        if not progs:
+            return
+        target = self.target_btf
+        if target is None and getattr(self.kernel, "name", "") == "real":
+            target = self.target_btf = default_target_btf()
+        if target is None:
+            return
+        for p in progs:
+            base = p.sec_def.pattern.rstrip("+").split(".")[0]
+            prefix, kind = self._ATTACH_PREFIX.get(base, ("", K.FUNC))
+            tid = target.find(prefix + p.attach_target, kind)
+            if tid is None:
+                p.load_error = BpfError(errno.ESRCH, f"prog '{p.name}': failed to find kernel BTF type ID of "
+                                                     f"'{p.attach_target}': -3")
+                continue
+            p.attach_btf_id = tid
+
     def _relocate(self) -> None:
         from harness.libbpf.core_relo import apply_core_relos
         apply_core_relos(self)
@@ -439,6 +469,8 @@ class Object:
             if not p.autoload:
                 continue
             try:
+                if p.load_error is not None:
+                    raise p.load_error
                 if p.sec_def is None and p.prog_type == ProgType.UNSPEC:
                     raise BpfError(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section "
                                                  f"name '{p.sec_name}'")
