@@ -219,3 +219,12 @@ def test_spin_lock_pairs():
     assert h.state.locks_held == [0x1000]
     call("spin_unlock", h)
     assert h.state.locks_held == []
+
+
+def test_current_task_helpers():
+    h = FakeMem()
+    assert call("get_current_pid_tgid", h) >> 32 == call("get_current_pid_tgid", h) & 0xFFFFFFFF > 0
+    assert call("get_current_uid_gid", h) == 0
+    dst = bytearray(b"\xff" * 6)
+    h.regs[1:3] = [h.region(dst), 6]
+    assert call("get_current_comm", h) == 0 and dst == b"bpf-h\0"

@@ -101,3 +101,27 @@ def per_cpu_ptr(h: HelperCall) -> int:
 @helper("this_cpu_ptr")
 def this_cpu_ptr(h: HelperCall) -> int:
     return h.percpu_ptr(h.arg(1), h.state.cpu)
+
+
+# The emulated "current task": a fixed process, so tracing programs get stable values.
+CURRENT_PID = 4242
+CURRENT_COMM = b"bpf-harness"
+
+
+@helper("get_current_pid_tgid")
+def get_current_pid_tgid(h: HelperCall) -> int:
+    return (CURRENT_PID << 32) | CURRENT_PID
+
+
+@helper("get_current_uid_gid")
+def get_current_uid_gid(h: HelperCall) -> int:
+    return 0                     # root
+
+
+@helper("get_current_comm")
+def get_current_comm(h: HelperCall) -> int:
+    dst, size = h.arg(1), h.arg(2) & 0xFFFFFFFF
+    if not size:
+        return -errno.EINVAL
+    h.write(dst, (CURRENT_COMM[:size - 1] + b"\0").ljust(size, b"\0"))
+    return 0

@@ -111,16 +111,15 @@ class VmHelperCall(HelperCall):
         return obj
 
     def expose(self, storage, writable=True):
+        """Maps become object handles; live storage gets its stable address; read-only
+        exposures are per-call copies (for_each keys) and are freed after the run."""
         if hasattr(storage, "map_type"):
             return self.mem.add_object(storage, kind="map", name=storage.name)
-        if not isinstance(storage, bytearray):
-            storage = bytearray(storage)
-            writable = False
-        known = self.mem._by_id.get(id(storage)) if hasattr(self.mem, "_by_id") else None
-        addr = self.mem.address_of(storage, writable=writable, kind="map_value")
-        if known is None and not writable:
-            self.temps.append(addr)     # per-call copies (for_each keys): freed after the run
-        return addr
+        if not writable or not isinstance(storage, bytearray):
+            addr = self.mem.add(bytearray(storage), writable=False, kind="copy")
+            self.temps.append(addr)
+            return addr
+        return self.mem.address_of(storage, kind="map_value")
 
     def storage_at(self, addr):
         return self.mem.storage_at(addr)
