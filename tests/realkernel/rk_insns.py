@@ -2,7 +2,9 @@
 these only name the opcodes the tests use)."""
 
 from harness.isa.insn import Insn, encode
-from harness.uapi import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX
+import errno
+
+from harness.uapi import BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, ProgType
 
 EXIT = Insn(0x95)
 
@@ -93,3 +95,24 @@ def percpu_counter(map_fd):
         call(BPF_FUNC_map_lookup_elem), jeq_imm(0, 0, 4),
         ldx(8, 1, 0, 0), add_imm(1, 1), stx(8, 0, 1, 0), mov_reg(0, 1),
         EXIT)
+
+
+# (what, program, prog_type, prog_flags, errno, reason line) -- running-kernel.md §1 tables
+REJECTED = [
+    ("exit without r0", prog(EXIT), ProgType.SOCKET_FILTER, 0, errno.EACCES, "R0 !read_ok"),
+    ("r0 = r2", prog(mov_reg(0, 2), EXIT), ProgType.SOCKET_FILTER, 0, errno.EACCES, "R2 !read_ok"),
+    ("ja +5 out of range", prog(ja(5), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL,
+     "jump out of range from insn 0 to 6"),
+    ("opcode 0xff", prog(Insn(0xFF), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL, "unknown opcode ff"),
+    ("unreachable exit", prog(mov_imm(0, 0), ja(-1), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL,
+     "unreachable insn 2"),
+    ("infinite loop", prog(mov_imm(0, 0), jeq_imm(0, 0, -1), EXIT), ProgType.SOCKET_FILTER, 0,
+     errno.EINVAL, "infinite loop detected at insn 1"),
+    ("ctx store out of bounds", prog(st_imm(8, 1, 4096, 0), mov_imm(0, 0), EXIT), ProgType.SOCKET_FILTER, 0,
+     errno.EACCES, "invalid bpf_context access off=4096 size=8"),
+    ("no exit", prog(mov_imm(0, 0)), ProgType.SOCKET_FILTER, 0, errno.EINVAL, "last insn is not an exit or jmp"),
+    ("percpu mov from user space", prog(mov_imm(1, 0), Insn(0xBF, dst=0, src=1, off=-1), EXIT),
+     ProgType.SOCKET_FILTER, 0, errno.EINVAL, "BPF_MOV uses reserved fields"),
+    ("syscall prog not sleepable", R0_42, ProgType.SYSCALL, 0, errno.EINVAL,
+     "Syscall programs can only be sleepable"),
+]

@@ -12,7 +12,7 @@ from harness.realkernel import kernel as kernel_mod
 from harness.realkernel.availability import probe
 from harness.realkernel.verifier_log import processed_insns
 from harness.uapi import (BPF_F_SLEEPABLE, BPF_F_TEST_RUN_ON_CPU, ENOTSUPP, MapType, ProgType)
-from rk_insns import (EXIT, R0_42, BPF_FUNC_get_smp_processor_id, add_imm, add_reg, call, ja, jeq_imm,
+from rk_insns import (REJECTED, EXIT, R0_42, BPF_FUNC_get_smp_processor_id, add_imm, add_reg, call, ja, jeq_imm,
                       jgt_reg, jne_imm, ld_imm64, ld_map_fd, ld_map_idx, ldx, mov_imm, mov_reg, mul_imm,
                       percpu_counter, prog, st_imm, stx)
 from harness.isa.insn import Insn
@@ -33,27 +33,6 @@ def test_r0_42_loads_and_runs(kernel, prog_type, run):
     res = kernel.prog_load(ProgLoadAttr(prog_type, R0_42, log_level=1))
     assert res.verified_insns == 2 == processed_insns(res.log)
     assert kernel.prog_test_run(res.fd, run).retval == 42
-
-
-# (what, program, prog_type, prog_flags, errno, reason line) -- running-kernel.md §1 tables
-REJECTED = [
-    ("exit without r0", prog(EXIT), ProgType.SOCKET_FILTER, 0, errno.EACCES, "R0 !read_ok"),
-    ("r0 = r2", prog(mov_reg(0, 2), EXIT), ProgType.SOCKET_FILTER, 0, errno.EACCES, "R2 !read_ok"),
-    ("ja +5 out of range", prog(ja(5), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL,
-     "jump out of range from insn 0 to 6"),
-    ("opcode 0xff", prog(Insn(0xFF), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL, "unknown opcode ff"),
-    ("unreachable exit", prog(mov_imm(0, 0), ja(-1), EXIT), ProgType.SOCKET_FILTER, 0, errno.EINVAL,
-     "unreachable insn 2"),
-    ("infinite loop", prog(mov_imm(0, 0), jeq_imm(0, 0, -1), EXIT), ProgType.SOCKET_FILTER, 0,
-     errno.EINVAL, "infinite loop detected at insn 1"),
-    ("ctx store out of bounds", prog(st_imm(8, 1, 4096, 0), mov_imm(0, 0), EXIT), ProgType.SOCKET_FILTER, 0,
-     errno.EACCES, "invalid bpf_context access off=4096 size=8"),
-    ("no exit", prog(mov_imm(0, 0)), ProgType.SOCKET_FILTER, 0, errno.EINVAL, "last insn is not an exit or jmp"),
-    ("percpu mov from user space", prog(mov_imm(1, 0), Insn(0xBF, dst=0, src=1, off=-1), EXIT),
-     ProgType.SOCKET_FILTER, 0, errno.EINVAL, "BPF_MOV uses reserved fields"),
-    ("syscall prog not sleepable", R0_42, ProgType.SYSCALL, 0, errno.EINVAL,
-     "Syscall programs can only be sleepable"),
-]
 
 
 @pytest.mark.parametrize("log_level", [0, 1])
