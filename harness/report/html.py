@@ -71,7 +71,9 @@ def render(doc: dict) -> str:
                  + _pre("command", " ".join(comp.get("command") or []))
                  + _pre("compiler stderr", comp.get("stderr"))
                  + _pre("log", r.get("log"))
-                 + _pre("inspect summary", (insp.get("extra") or {}).get("inspect"))
+                 + (_pre("inspect summary", (insp.get("extra") or {}).get("inspect"))
+                    if r is insp else
+                    f"<p><a href='#{cell_id(insp)}'>inspect summary</a></p>" if insp else "")
                  + "</details>")
     h.append(f"<script>{JS}</script></body></html>")
     return "\n".join(h) + "\n"
