@@ -102,3 +102,17 @@ def test_hash_map_from_program():
                          EXIT(), *RET(99)]
     assert run(k, load(k, prog)).retval == (40 - 17) & 0xFFFFFFFF      # -EEXIST == -17
     assert k.map_lookup_elem(m, (3).to_bytes(4, "little")) == (40).to_bytes(8, "little")
+
+
+def test_queue_push_pop_from_program():
+    k = EmulatedKernel()
+    q = k.map_create(MapCreateAttr(MapType.QUEUE, 0, 8, 4))
+    # push 5, push 6 (BPF_ANY), pop into the stack: returns the first value pushed
+    prog = []
+    for v in (5, 6):
+        prog += [ST_MEM(8, 10, -8, v), *LD_MAP_FD(1, q), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -8),
+                 MOV64_IMM(3, 0), CALL(H["map_push_elem"])]
+    prog += [*LD_MAP_FD(1, q), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -16), CALL(H["map_pop_elem"]),
+             LDX_MEM(8, 0, 10, -16), EXIT()]
+    assert run(k, load(k, prog)).retval == 5
+    assert k.map_lookup_elem(q, None) == (6).to_bytes(8, "little")

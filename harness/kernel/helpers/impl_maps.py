@@ -9,6 +9,7 @@ import errno
 
 from harness.kernel.helpers.call import HelperCall
 from harness.kernel.helpers.registry import helper
+from harness.uapi import ENOTSUPP
 
 
 def _key(h: HelperCall, bpf_map, n: int) -> bytes:
@@ -60,3 +61,34 @@ def for_each_map_elem(h: HelperCall) -> int:
         if ret & 0xFFFFFFFFFFFFFFFF:
             break
     return done
+
+
+@helper("map_push_elem")
+def map_push_elem(h: HelperCall) -> int:
+    m = h.map_arg(1)
+    push = getattr(m, "prog_push", None)
+    if push is None:
+        return -ENOTSUPP
+    return push(h.read(h.arg(2), m.value_size), h.arg(3))
+
+
+def _take(h: HelperCall, op: str) -> int:
+    m = h.map_arg(1)
+    fn = getattr(m, op, None)
+    if fn is None:
+        return -ENOTSUPP
+    value = fn()
+    if value is None:
+        return -errno.ENOENT
+    h.write(h.arg(2), bytes(value)[:m.value_size])
+    return 0
+
+
+@helper("map_pop_elem")
+def map_pop_elem(h: HelperCall) -> int:
+    return _take(h, "prog_pop")
+
+
+@helper("map_peek_elem")
+def map_peek_elem(h: HelperCall) -> int:
+    return _take(h, "prog_peek")
