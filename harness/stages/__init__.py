@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STAGES = ("compile", "inspect", "load", "verify", "run")
+STAGES = ("compile", "inspect", "load", "verify", "run", "differential")
 STATUSES = ("pass", "fail", "error", "skip")
 
 
