@@ -17,6 +17,7 @@ Failures are BpfError with libbpf's message; nothing else escapes for bad input.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 
@@ -572,8 +573,10 @@ def load_btf_file(path: str) -> Btf:
     return Btf.parse(data, where=path)
 
 
+@functools.lru_cache(maxsize=1)
 def default_target_btf() -> Btf | None:
-    """The running kernel's BTF when readable (CO-RE's default target), else None."""
+    """The running kernel's BTF when readable (CO-RE's default target), else None.
+    Parsed once per process (it is megabytes); callers only read it."""
     try:
         return load_btf_file("/sys/kernel/btf/vmlinux")
     except HarnessError:

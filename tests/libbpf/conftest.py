@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libbpf_support import DATA, compile_or_skip
+from libbpf_support import DATA, PERCPU_SRC, compile_or_skip
 
 
 @pytest.fixture
@@ -16,5 +16,6 @@ def build(harness_cache_dir):
             if tc is None:
                 pytest.skip("no BPF toolchain available")
             toolchain = tc.name
-        return compile_or_skip(DATA / name, toolchain, harness_cache_dir)
+        src = PERCPU_SRC if name == PERCPU_SRC.name else DATA / name
+        return compile_or_skip(src, toolchain, harness_cache_dir)
     return _build

@@ -9,7 +9,7 @@ import pytest
 from harness.annotations import from_source
 from harness.corpus import load_case
 from harness.stages import Job, run_stage
-from libbpf_support import DATA
+from libbpf_support import DATA, PERCPU_SRC
 
 
 def make_job(path: Path, obj_path: Path) -> Job:
@@ -19,7 +19,7 @@ def make_job(path: Path, obj_path: Path) -> Job:
 
 
 def test_percpu_object_loads(build):
-    src = DATA / "test_global_percpu_data.c"
+    src = PERCPU_SRC
     job = make_job(src, build(src.name))
     results, _ = run_stage("load", job)
     by = {r.program: r for r in results}

@@ -2,7 +2,8 @@
 /* The BPF side of upstream's global_data_init percpu scenarios (upstream-spec §6.1),
  * written for this harness: the same sections, variables, programs and layout intent
  * (cpu_id[] last in .percpu so the value can be resized; a 1-byte bool followed by a
- * hole, which crashes LLVM 16 and 17, spec §7).
+ * hole, which crashes LLVM 16 and 17, spec §7).  tests/libbpf/test_global_percpu_scenarios.py
+ * drives it the way prog_tests/global_data_init.c does.
  */
 #include <bpf/bpf_helpers.h>
 #include <bpf_misc.h>
