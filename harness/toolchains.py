@@ -97,11 +97,11 @@ class Toolchain:
 
     def _zig_location(self) -> tuple[str, Path | None] | None:
         """('target', dir) for a --target install, ('env', None) for the active env's wheel."""
+        if _env_ziglang_version() == self.pip_version:   # e.g. a tox env listing the wheel
+            return ("env", None)
         d = self.zig_target_dir
         if (d / "ziglang" / "__main__.py").is_file():
             return ("target", d)
-        if _env_ziglang_version() == self.pip_version:
-            return ("env", None)
         return None
 
     def available(self) -> bool:
