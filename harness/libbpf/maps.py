@@ -205,6 +205,18 @@ class Map:
                         self._nr_cpus())
         return self.obj.kernel.map_get_next_key(self.fd, None if key is None else bytes(key))
 
+    def _key(self, key: int | bytes) -> bytes:
+        return key.to_bytes(self.def_.key_size, "little") if isinstance(key, int) else bytes(key)
+
+    def lookup(self, key: int | bytes = 0, *, cpu: int | None = None, all_cpus: bool = False,
+               flags: int = 0) -> bytes:
+        """Skeleton-style lookup: an int key is encoded in key_size bytes."""
+        return self.lookup_elem(self._key(key), flags, cpu=cpu, all_cpus=all_cpus)
+
+    def update(self, key: int | bytes, value: bytes, *, cpu: int | None = None, all_cpus: bool = False,
+               flags: int = 0) -> None:
+        self.update_elem(self._key(key), value, flags, cpu=cpu, all_cpus=all_cpus)
+
     def per_cpu_values(self, key: bytes) -> list[bytes]:
         """Convenience: the value of every possible CPU, split from one plain lookup."""
         raw = self.lookup_elem(key)
