@@ -136,6 +136,7 @@ def assemble(text: str, *, path: str | None = None, first_line: int = 1,
     out: list[Insn] = []
     labels: dict[str, int] = {}
     fixups: list[tuple[int, str, _Line]] = []   # (slot, label, line) to patch
+    slot_line: list[int] = []                   # source line of each slot
     first_exit: int | None = None
     for n, raw in enumerate(text.replace("\r", "").split("\n")):
         ln = _Line(first_line + n, path)
@@ -163,6 +164,7 @@ def assemble(text: str, *, path: str | None = None, first_line: int = 1,
             if form.kind == "exit" and first_exit is None:
                 first_exit = len(out)
             out.extend(_encode(form, ops, ln, len(out), fixups))
+        slot_line.extend([ln.lineno] * (len(out) - len(slot_line)))
     if not out:
         raise AsmError(first_line, "no instructions", path=path)
     if "exit" not in labels and first_exit is not None:
@@ -178,6 +180,12 @@ def assemble(text: str, *, path: str | None = None, first_line: int = 1,
             if not -(1 << 15) <= rel < (1 << 15):
                 raise ln.err(f"jump to '{label}' out of range")
             out[slot] = i.replace(off=rel)
+    idx = 0
+    while idx < len(out):       # the assembler only emits encodings the ISA accepts
+        why = check_insn(out, idx, callx=callx)
+        if why:
+            raise AsmError(slot_line[idx], why, path=path)
+        idx += 2 if o.is_ld_imm64(out[idx]) else 1
     return out
 
 
