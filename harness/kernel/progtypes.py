@@ -152,6 +152,7 @@ class RunSetup:
     meta_len: int = 0
     data_size_out: int = 0                 # 0 = as large as produced
     ctx_size_out: int | None = None        # None: no ctx_out
+    xdp_data_end: int | None = None        # xdp_md.data_end given in ctx_in (echoed back)
 
 
 def _einval(msg: str) -> BpfError:
@@ -281,6 +282,7 @@ def _prepare_xdp(attr: TestRunAttr, default_cpu: int) -> RunSetup:
     repeat = _repeat(attr, allowed=True)
     pkt = _packet_in(attr, XDP_PACKET_HEADROOM, SKB_TAILROOM)
     meta_len = 0
+    data_end = None
     if attr.ctx_in:
         md = _ctx_in(attr, XDP_MD)
         data, data_end, data_meta = (XDP_MD.get(md, n) for n in ("data", "data_end", "data_meta"))
@@ -295,4 +297,4 @@ def _prepare_xdp(attr: TestRunAttr, default_cpu: int) -> RunSetup:
         meta_len = data
     return RunSetup("xdp", bytearray(XDP_MD.size), default_cpu, repeat, packet=pkt, pkt_start=meta_len,
                     meta_len=meta_len, data_size_out=attr.data_size_out,
-                    ctx_size_out=XDP_MD.size if attr.ctx_in else None)
+                    ctx_size_out=XDP_MD.size if attr.ctx_in else None, xdp_data_end=data_end)

@@ -235,3 +235,16 @@ def test_skb_load_and_store_bytes():
 def test_xdp_get_buff_len():
     k = EmulatedKernel()
     assert run(k, load(k, [CALL(H["xdp_get_buff_len"]), EXIT()], ProgType.XDP), data_in=PKT).retval == 64
+
+
+def test_details_checked_against_a_6_18_kernel():
+    """Behaviour observed on the running kernel (differential run of these programs)."""
+    k = EmulatedKernel()
+    sf = load(k, RET(0), ProgType.SOCKET_FILTER)
+    assert run(k, sf, data_in=PKT).data_out == bytes(14) + PKT[14:]        # L2 header pushed back zeroed
+    tc = load(k, RET(0), ProgType.SCHED_CLS)
+    assert run(k, tc, data_in=PKT, ctx_in=bytes(192)).ctx_out == bytes(192)   # len is not reported
+    xdp = load(k, RET(2), ProgType.XDP)
+    md = (4).to_bytes(4, "little") + (60).to_bytes(4, "little") + bytes(16)
+    r = run(k, xdp, data_in=PKT, ctx_in=md)
+    assert r.ctx_out == md and r.data_out == PKT                            # short data_end echoed

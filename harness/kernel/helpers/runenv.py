@@ -215,12 +215,13 @@ def _ctx_out(setup: RunSetup, buf: bytearray | None) -> bytes:
     if setup.kind == "skb":
         keep = bytearray(SK_BUFF.size)
         for f in SK_BUFF.fields.values():
-            if f.user_settable or f.off == 0:          # len is reported back too
+            if f.user_settable:
                 keep[f.off:f.off + f.size] = buf[f.off:f.off + f.size]
         return bytes(keep)
     if setup.kind == "xdp":
-        pkt_len = len(setup.packet) - setup.meta_len
-        return bytes(XDP_MD.pack(data=setup.meta_len, data_end=setup.meta_len + pkt_len))
+        # 6.18 echoes the data/data_end it was given (running-kernel.md §2), even a short data_end
+        data_end = setup.xdp_data_end if setup.xdp_data_end is not None else len(setup.packet)
+        return bytes(XDP_MD.pack(data=setup.meta_len, data_end=data_end))
     return bytes(buf)
 
 
@@ -239,7 +240,11 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
             r0 = execute(kernel, prog, state, r1)
         data_out = b""
         if setup.packet is not None:
-            data_out = _fit(bytes(setup.packet), setup.data_size_out, "data")
+            out = bytes(setup.packet)
+            if setup.kind == "skb" and setup.pkt_start:
+                # non-L2 types: the kernel pushes the Ethernet header back zero-filled
+                out = bytes(setup.pkt_start) + out[setup.pkt_start:]
+            data_out = _fit(out, setup.data_size_out, "data")
         ctx_out = _fit(_ctx_out(setup, buf), attr.ctx_size_out, "ctx")
         return TestRunResult(retval=r0 & 0xFFFFFFFF, data_out=data_out, ctx_out=ctx_out, duration=0,
                              output="".join(output))
