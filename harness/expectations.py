@@ -31,7 +31,7 @@ REQUIRED = ("id", "case", "stage", "versions", "outcome")
 @dataclass(frozen=True)
 class Expectation:
     id: str
-    case: str
+    case: tuple[str, ...]              # one case id or several (toml: a string or a list)
     stage: str
     versions: SpecifierSet
     outcome: str
@@ -42,7 +42,7 @@ class Expectation:
     note: str = ""
 
     def applies(self, case: str, stage: str, program: str, toolchain: str, version: str | None) -> bool:
-        if (case, stage) != (self.case, self.stage):
+        if stage != self.stage or case not in self.case:
             return False
         if self.program not in ("*", program):
             return False
@@ -76,7 +76,8 @@ def _load(path: str) -> tuple[Expectation, ...]:
             raise ConfigError(f"expect[{i}] ({e['id']}): bad version specifier {e['versions']!r}",
                               path=path) from None
         out.append(Expectation(
-            id=str(e["id"]), case=str(e["case"]), stage=str(e["stage"]), versions=spec,
+            id=str(e["id"]), case=tuple(map(str, e["case"])) if isinstance(e["case"], list) else (str(e["case"]),),
+            stage=str(e["stage"]), versions=spec,
             outcome=str(e["outcome"]), program=str(e.get("program", "*")),
             signature=str(e.get("signature", "")), toolchains=tuple(e.get("toolchains", ())),
             url=str(e.get("url", "")), note=str(e.get("note", ""))))
