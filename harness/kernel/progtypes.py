@@ -28,6 +28,7 @@ XDP_PACKET_HEADROOM = 256
 NET_SKB_PAD = 64
 SKB_TAILROOM = 320          # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64
 MAX_BPF_FUNC_ARGS = 12
+LOOPBACK_IFINDEX = 1        # skb test runs use the loopback device
 U16_MAX = 0xFFFF
 
 
@@ -264,7 +265,7 @@ def _prepare_skb(prog_type: int, attr: TestRunAttr, default_cpu: int) -> RunSetu
     proto = int.from_bytes(pkt[12:14], "big")
     for name, value in (("len", len(pkt) - pull), ("protocol", struct.unpack("<H", struct.pack(">H", proto))[0]),
                         ("wire_len", SK_BUFF.get(ctx, "wire_len") or len(pkt)),
-                        ("gso_segs", SK_BUFF.get(ctx, "gso_segs") or 1)):
+                        ("ifindex", SK_BUFF.get(ctx, "ifindex") or LOOPBACK_IFINDEX)):
         f = SK_BUFF.fields[name]
         ctx[f.off:f.off + f.size] = value.to_bytes(f.size, "little")
     return RunSetup("skb", ctx, cpu, repeat, packet=pkt, pkt_start=pull,
