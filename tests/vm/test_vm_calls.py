@@ -153,3 +153,12 @@ def test_translation_cache_sees_mutated_list():
     assert vm.run(prog).r0 == 1
     prog[0] = Insn(0xb7, 0, 0, 0, 2)
     assert vm.run(prog).r0 == 2 and vm.run(tuple(prog)).r0 == 2
+
+
+def test_long_branch_chains_translate_flat():
+    """3000 conditional jumps in a row (superblocks must not nest Python blocks)."""
+    lines = ["mov %r0, 0", "mov %r1, 5"]
+    for k in range(3000):
+        lines += [f"jeq %r1, {k & 7}, +1", "add %r0, 1"]
+    res = Vm(Memory()).run(assemble("\n".join(lines + ["exit"])))
+    assert res.r0 == 3000 - 375 and res.insns_executed == 2 + 3000 + 2625 + 1

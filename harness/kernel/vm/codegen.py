@@ -3,8 +3,9 @@
 A decode-and-dispatch interpreter in Python spends most of its time decoding.  Instead,
 each BPF function (the main program, every bpf-to-bpf call target and callback) becomes
 one Python function whose BPF registers are Python locals.  Basic blocks are emitted as
-straight-line code; control flow between blocks goes through `pc` and a binary if-tree,
-and a block that jumps back to itself becomes a Python `while` loop.  Every arithmetic
+straight-line code; a block whose only predecessor falls through (or jumps) to it follows
+that predecessor directly (a superblock); other control flow goes through `pc` and a
+binary if-tree, and a block that jumps back to itself becomes a Python `while` loop.  Every arithmetic
 result is masked to 64 (or 32) bits; signed comparisons flip the sign bit so that they
 become unsigned ones.
 
@@ -372,7 +373,38 @@ class _Builder:
             lines = []      # jumps and exit: terminators, emitted by block()
         return [ln.replace("{pc}", str(idx)) for ln in lines]
 
-    def block(self, lead: int, body: list[int], loops: set[int]) -> list[str]:
+    def edges(self, blocks) -> list[tuple[int, int, bool]]:
+        """(block, successor block, is_next) where is_next marks the not-taken side of a
+        conditional jump, a goto or a plain fallthrough: edges that can be emitted as
+        straight-line code."""
+        out = []
+        for lead, body in blocks.items():
+            last = body[-1]
+            i = self.insns[last]
+            if o.is_exit(i):
+                continue
+            ss = self.succs(last)
+            if o.is_cond_jump(i):
+                out += [(lead, ss[0], False), (lead, ss[1], True)]
+            elif o.is_may_goto(i):
+                out += [(lead, s, False) for s in ss]
+            else:
+                out.append((lead, ss[0], True))
+        return out
+
+    def inlinable(self, start: int, blocks, loops) -> set[int]:
+        """Blocks emitted right after their only predecessor instead of being dispatched
+        (superblocks): they skip the if-tree, which is most of the cost of a branch."""
+        edges = self.edges(blocks)
+        preds: dict[int, int] = {}
+        for _, s, _ in edges:
+            preds[s] = preds.get(s, 0) + 1
+        return {s for p, s, nxt in edges
+                if nxt and preds[s] == 1 and s not in loops and s not in (start, p)}
+
+    def block(self, lead: int, body: list[int], loops: set[int],
+              inl: set[int]) -> tuple[list[str], int | None]:
+        """One block's lines and the block to emit right after it (or None)."""
         out = [f"n += {len(body)}"]
         if lead in loops:
             out.append(f"if n > L: raise BUDGET({lead})")
@@ -382,31 +414,47 @@ class _Builder:
         i = self.insns[last]
         if o.is_exit(i):
             out.append("return r0, n")
-        elif o.is_ja(i):
-            out.append(f"pc = {self.succs(last)[0]}")
-        elif o.is_may_goto(i):
+            return out, None
+        if o.is_may_goto(i):
             t, f = self.succs(last)
             out += ["if mg:", "    mg -= 1", f"    pc = {f}", "else:", f"    pc = {t}"]
-        elif o.is_cond_jump(i):
+            return out, None
+        if o.is_cond_jump(i):
             t, f = self.succs(last)
             if t == lead:       # a self-loop: stay in a Python while loop
-                loop = ["while True:"] + ["    " + ln for ln in out]
-                return loop + [f"    if not ({_cond(i)}): break", f"pc = {f}"]
-            out.append(f"pc = {t} if {_cond(i)} else {f}")
+                out = ["while True:"] + ["    " + ln for ln in out]
+                out.append(f"    if not ({_cond(i)}): break")
+            elif f in inl:
+                out += [f"if {_cond(i)}:", f"    pc = {t}", "    continue"]
+            else:
+                out.append(f"pc = {t} if {_cond(i)} else {f}")
+                return out, None
+            nxt = f
         else:
-            out.append(f"pc = {self.succs(last)[0]}")
+            nxt = self.succs(last)[0]
+        if nxt in inl:
+            return out, nxt
+        out.append(f"pc = {nxt}")
+        return out, None
+
+    def chain(self, lead: int, blocks, loops, inl) -> list[str]:
+        out: list[str] = []
+        while lead is not None:
+            lines, lead = self.block(lead, blocks[lead], loops, inl)
+            out += lines
         return out
 
-    def tree(self, leads: list[int], blocks, loops, ind: str) -> list[str]:
+    def tree(self, leads: list[int], blocks, loops, inl, ind: str) -> list[str]:
         if len(leads) == 1:
-            return [ind + ln for ln in self.block(leads[0], blocks[leads[0]], loops)]
+            return [ind + ln for ln in self.chain(leads[0], blocks, loops, inl)]
         mid = len(leads) // 2
-        return ([f"{ind}if pc < {leads[mid]}:"] + self.tree(leads[:mid], blocks, loops, ind + "    ")
-                + [f"{ind}else:"] + self.tree(leads[mid:], blocks, loops, ind + "    "))
+        return ([f"{ind}if pc < {leads[mid]}:"] + self.tree(leads[:mid], blocks, loops, inl, ind + "    ")
+                + [f"{ind}else:"] + self.tree(leads[mid:], blocks, loops, inl, ind + "    "))
 
     def function(self, start: int) -> tuple[list[str], set[int]]:
         blocks, loops = self.blocks_of(start)
-        leads = sorted(blocks)
+        inl = self.inlinable(start, blocks, loops)
+        leads = sorted(b for b in blocks if b not in inl)
         uses_mg = any(o.is_may_goto(self.insns[b[-1]]) for b in blocks.values())
         lines = [f"def F{start}(r1, r2, r3, r4, r5, depth, L):",
                  "    r0 = r6 = r7 = r8 = r9 = n = 0",
@@ -415,7 +463,7 @@ class _Builder:
         if uses_mg:
             lines.append(f"    mg = {BPF_MAX_LOOPS}")
         lines += ["    try:", "        while True:"]
-        lines += self.tree(leads, blocks, loops, " " * 12)
+        lines += self.tree(leads, blocks, loops, inl, " " * 12)
         lines += ["    except MEMERR:",
                   "        raise MEMFAULT(p, (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10)) from None",
                   "    except VmFault as e:",
