@@ -228,3 +228,13 @@ def test_current_task_helpers():
     dst = bytearray(b"\xff" * 6)
     h.regs[1:3] = [h.region(dst), 6]
     assert call("get_current_comm", h) == 0 and dst == b"bpf-h\0"
+
+
+@pytest.mark.parametrize("fmt, arg, text", [
+    (b"%s\0", 0, ""),                                  # NULL string: empty (checked on 6.18)
+    (b"%p\0", 16, "0000000000000010"),                 # 16 hex digits like a hashed %p
+])
+def test_printf_null_string_and_pointer(fmt, arg, text):
+    h = FakeMem()
+    h.regs[1:4] = [h.region(fmt), len(fmt), arg]
+    assert call("trace_printk", h) == len(text) and h.state.output == [text]

@@ -3,9 +3,9 @@
 Conversions: %d %i %u %x %X %c %s %p %% with optional `l` / `ll` (%ld %lu %lx %lld %llu
 %llx ...), flags `0 - + space`, a width and a precision.  Anything else is -EINVAL for
 the helper, as in the kernel.  Integer conversions without `l` use the low 32 bits of the
-u64 argument; %s reads a NUL-terminated string from program memory (an unreadable address
-prints `(null)`-like text as the kernel's safe string copy would give an error marker);
-%p prints the raw value in hex (the kernel hashes plain %p; tests need a stable text).
+u64 argument; %s reads a NUL-terminated string from program memory (NULL or an unreadable
+address prints nothing, as the kernel's failed nofault copy leaves an empty string); %p prints
+16 hex digits like the kernel's hashed pointers, but of the raw value (stable for tests).
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ def bprintf(fmt: bytes, args: list[int], read_str: Callable[[int], bytes | None]
         elif conv == "p":
             if length:
                 raise BadFormat("%p with a length modifier")
-            text = (spec + "s") % f"0x{value & 0xFFFFFFFFFFFFFFFF:x}"
+            text = (spec + "s") % f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
         else:  # s
             if length:
                 raise BadFormat("%s with a length modifier")
             raw = read_str(value) if value else None
-            text = (spec + "s") % ("(null)" if raw is None else raw.decode("latin-1"))
+            text = (spec + "s") % ("" if raw is None else raw.decode("latin-1"))
         out.append(text)
     return "".join(out)
