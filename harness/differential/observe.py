@@ -13,6 +13,7 @@ a load means nothing, and the verdict difference it causes is reported on its ow
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from harness.kernelapi import BpfError
@@ -83,14 +84,22 @@ class Difference:
     def key(self) -> tuple:
         """The kind of disagreement, stable under edits that shift instruction numbers
         (delta debugging keeps a program only while this stays the same)."""
-        if self.what == "verdict":
-            return (self.what, self.emulated.split(":")[0], self.real.split(":")[0])
+        if self.what in ("verdict", "errno"):
+            return (self.what, _insn_free(self.emulated), _insn_free(self.real))
         if self.what in ("message", "processed"):
             return (self.what,)
         return (self.what.split()[0],)
 
     def to_dict(self) -> dict:
         return {"what": self.what, "emulated": self.emulated, "real": self.real}
+
+
+_INSN_NUMBERS = re.compile(r"\b(insn|from|to|at|pc|#)\s*[-+]?\d+")
+
+
+def _insn_free(text: str) -> str:
+    """A verdict text without instruction numbers (they shift when a program shrinks)."""
+    return _INSN_NUMBERS.sub(r"\1 N", text)
 
 
 def load_obs(exc: BpfError | None, *, log: str = "", verified_insns: int = 0) -> LoadObs:
