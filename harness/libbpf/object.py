@@ -16,15 +16,17 @@ Failures are BpfError with libbpf's message; nothing else escapes for bad input.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import re
+import struct
 
 from harness.elf import btf_kinds as K
 from harness.elf.btf import Btf, Type
 from harness.elf.object import BpfObject, object_name
-from harness.errors import HarnessError
+from harness.errors import FormatError, HarnessError
 from harness.kernelapi import BpfError, Kernel, MapCreateAttr, ProgLoadAttr
 from harness.libbpf import externs as X
 from harness.libbpf import relocs as R
@@ -75,7 +77,8 @@ class Object:
         elf = BpfObject.open(str(path))
         if isinstance(target_btf, str):
             target_btf = load_btf_file(target_btf)
-        return cls(elf, kernel, kconfig, obj_name, target_btf)
+        with _malformed_guard(str(path)):
+            return cls(elf, kernel, kconfig, obj_name, target_btf)
 
     @property
     def programs(self) -> list[Program]:
@@ -292,20 +295,24 @@ class Object:
         if self.loaded or self.closed:
             raise BpfError(errno.EINVAL, "object is already loaded")
         try:
-            self._load_btf()
-            self._sanitize_maps()
-            self._resolve_externs()
-            self._create_maps()
-            self._relocate()
-            self._resolve_attach_btf_ids()
-            self.loaded = True
-            self._load_programs(keep_going, log_level)
-            self._init_slots_after_load()
-        except BpfError:
+            with _malformed_guard(self.path):
+                self._load_inner(keep_going, log_level)
+        except (BpfError, HarnessError):
             self._unload()
             raise
         for m in self.maps:
             m.attach_live_image()
+
+    def _load_inner(self, keep_going: bool, log_level: int) -> None:
+        self._load_btf()
+        self._sanitize_maps()
+        self._resolve_externs()
+        self._create_maps()
+        self._relocate()
+        self._resolve_attach_btf_ids()
+        self.loaded = True
+        self._load_programs(keep_going, log_level)
+        self._init_slots_after_load()
 
     def _load_btf(self) -> None:
         if self.btf is None or not self.supports("btf"):
@@ -545,6 +552,18 @@ class Object:
 
     def __exit__(self, *exc):
         self.destroy()
+
+
+@contextlib.contextmanager
+def _malformed_guard(path: str):
+    """Inconsistent objects (symbols pointing past sections, BTF values that do not fit
+    their fields) surface deep in the loader as Python errors; report them like any
+    other malformed input: one line naming the file."""
+    try:
+        yield
+    except (struct.error, IndexError, KeyError, ValueError, OverflowError, TypeError) as exc:
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise FormatError(f"malformed object ({type(exc).__name__}: {text})", path=path) from None
 
 
 def kernel_version(kernel) -> int:

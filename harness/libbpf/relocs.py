@@ -47,6 +47,12 @@ class Relo:
     ext_name: str = ""
 
 
+def s32(v: int) -> int:
+    """Wrap to the signed 32-bit imm field, as C's int assignment does."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
 def is_ldimm64(insn: Insn) -> bool:
     return insn.code == BPF_LD_IMM64
 
@@ -81,6 +87,9 @@ def record_relocations(obj: "Object", prog: "Program", elf_relocs) -> list[Relo]
         if not is_ldimm64(insn):
             raise BpfError(errno.EINVAL, f"prog '{prog.name}': invalid relo against '{sym_name}' for "
                                          f"insns[{idx}].code 0x{insn.code:x}")
+        if not 0 < sym.shndx < len(obj.elf.sections):
+            raise BpfError(errno.EINVAL, f"prog '{prog.name}': bad relo against '{sym_name}' in section "
+                                         f"index {sym.shndx}")
         sec = obj.elf.sections[sym.shndx]
         if sec.is_exec:
             if sym.value % INSN_SZ or insn.imm % INSN_SZ:
@@ -141,7 +150,7 @@ def link_program(obj: "Object", main: "Program") -> tuple[list[Insn], list[tuple
                 out.extend(callee.codes)
                 todo.append(callee)
             dest = placed[id(callee)] + target - callee.sec_insn_off
-            new = insn.replace(imm=dest - (base + i) - 1)
+            new = insn.replace(imm=s32(dest - (base + i) - 1))
             if is_ldimm64(insn):
                 new = new.replace(src=BPF_PSEUDO_FUNC)
             out[base + i] = new
@@ -172,7 +181,7 @@ def apply_data_relocs(obj: "Object", insns: list[Insn], order: list[tuple["Progr
                 else:
                     addend = insns[at].imm
                     insns[at] = insns[at].replace(src=BPF_PSEUDO_MAP_VALUE, imm=m.fd)
-                    insns[at + 1] = insns[at + 1].replace(imm=addend + r.sym_off)
+                    insns[at + 1] = insns[at + 1].replace(imm=s32(addend + r.sym_off))
             elif r.kind in (EXTERN_LD64, EXTERN_CALL):
                 obj.externs[r.ext_name].apply(obj, insns, at)
     return poisoned
