@@ -201,7 +201,11 @@ def test_trace_printk_output_captured():
     assert r.output == "cpu 1\n" and r.retval == len("cpu 1\n")
 
 
-def test_vm_fault_is_efault_and_unknown_helper():
+def test_vm_fault_is_efault_and_unknown_helper(monkeypatch):
+    """Programs the verifier would refuse, loaded with the verifier switched off: the run
+    fails cleanly with EFAULT instead of a Python exception."""
+    from harness.kernel import progcmds
+    monkeypatch.setattr(progcmds, "_verifier", lambda: None)
     k = EmulatedKernel()
     fd = load(k, [MOV64_IMM(1, 0x1234), LDX_MEM(8, 0, 1, 0), EXIT()])
     e = err(lambda: run(k, fd))
@@ -209,6 +213,9 @@ def test_vm_fault_is_efault_and_unknown_helper():
     fd = load(k, [CALL(9999), EXIT()])
     e = err(lambda: run(k, fd))
     assert e.errno == errno.EFAULT and "9999" in e.message
+    fd = load(k, [CALL(H["seq_write"]), EXIT()])           # not offered to raw_tp programs
+    e = err(lambda: run(k, fd))
+    assert e.errno == errno.EFAULT and "unknown func bpf_seq_write#127" in e.message
 
 
 def test_bad_prog_fd():
