@@ -186,3 +186,23 @@ def test_btf_sanitised_for_old_kernel(feat_obj):
     assert obj.btf_fd >= 0
     assert obj.supports("btf_datasec") is False
     assert obj.find_program_by_name("calls").fd >= 0
+
+
+def test_typed_ksyms(build):
+    from harness.uapi import BPF_PSEUDO_BTF_ID
+    target = BpfObject.open(str(build("ksyms_target.c"))).btf
+    obj = Object.open(str(build("ksyms.c")), EmulatedKernel(), target_btf=target)
+    assert set(obj.externs) == {"kernel_counter", "maybe_absent"}
+    obj.load(keep_going=True)
+    insns = obj.programs[0].final_insns
+    btf_ids = [i for i in insns if i.code == 0x18 and i.src == BPF_PSEUDO_BTF_ID]
+    assert [i.imm for i in btf_ids] == [target.find("kernel_counter", "VAR")]
+    assert obj.externs["maybe_absent"].resolved is False      # weak: a NULL pointer
+
+
+def test_missing_strong_ksym(build):
+    target = BpfObject.open(str(build("core_target.c"))).btf
+    obj = Object.open(str(build("ksyms.c")), EmulatedKernel(), target_btf=target)
+    with pytest.raises(BpfError) as ei:
+        obj.load()
+    assert ei.value.message == "extern (var ksym) 'kernel_counter': not found in kernel BTF"
