@@ -472,7 +472,6 @@ class Object:
                             func_info=p.func_info, line_info=p.line_info, attach_btf_id=p.attach_btf_id)
 
     def _load_programs(self, keep_going: bool, log_level: int) -> None:
-        first_error = None
         for p in self.programs:
             if not p.autoload:
                 continue
@@ -482,13 +481,22 @@ class Object:
                 if p.sec_def is None and p.prog_type == ProgType.UNSPEC:
                     raise BpfError(errno.EINVAL, f"prog '{p.name}': missing BPF prog type, check ELF section "
                                                  f"name '{p.sec_name}'")
-                res = self.kernel.prog_load(self._prog_attr(p, log_level))
+                res = self._prog_load_with_log(p, log_level)
                 p.fd, p.log, p.verified_insns = res.fd, res.log, res.verified_insns
             except BpfError as exc:
                 p.load_error = self._fixup_error(p, exc)
                 if not keep_going:
                     raise p.load_error from None
-                first_error = first_error or p.load_error
+
+    def _prog_load_with_log(self, p: Program, log_level: int):
+        """Like libbpf: load quietly first; on failure without a log, load again with
+        log_level 1 so the error carries the verifier log."""
+        try:
+            return self.kernel.prog_load(self._prog_attr(p, log_level))
+        except BpfError as exc:
+            if log_level or exc.log:
+                raise
+        return self.kernel.prog_load(self._prog_attr(p, 1))
 
     def _fixup_error(self, p: Program, exc: BpfError) -> BpfError:
         """libbpf's fixup_verifier_log(): a poisoned map reference becomes

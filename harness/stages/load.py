@@ -42,7 +42,7 @@ def run(job: Job) -> list[StageResult]:
         p.autoload = True
     out: list[StageResult] = []
     try:
-        obj.load(keep_going=True, log_level=1)
+        obj.load(keep_going=True)
     except (BpfError, HarnessError) as exc:
         msg = exc.message if isinstance(exc, BpfError) else str(exc)
         extra = {"outcome": "libbpf-error", "signature": msg, "log": obj.log[-20:]}

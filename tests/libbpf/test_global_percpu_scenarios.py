@@ -191,3 +191,18 @@ def test_rdonly_direct_access(write):
         with pytest.raises(BpfError) as ei:
             k.prog_load(attr)
         assert "write into map forbidden" in ei.value.log
+
+
+def test_percpu_data_is_not_a_const_string(obj_path):
+    """RUN_TESTS part: verifier_strncmp (a '?' program) fails with the verifier's message."""
+    require_module("harness.kernel.verifier.verifier", "verifier")
+    import re
+    skel = open_skel(obj_path)
+    prog = skel.progs.verifier_strncmp
+    assert prog.autoload is False
+    prog.set_autoload(True)
+    skel.load(keep_going=True)
+    assert prog.fd < 0 and prog.load_error is not None
+    assert re.search(r"R\d+ points to percpu_array map which cannot be used as const string",
+                     prog.load_error.log + prog.load_error.message)
+    assert skel.progs.update_percpu_data.fd >= 0
