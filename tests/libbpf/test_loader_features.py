@@ -158,7 +158,10 @@ def test_core_relocations(build):
     assert obj.programs[0].test_run(data_in=bytes(64)).retval == 0
     bss = next(m for m in obj.maps if m.name.endswith(".bss"))
     # start moved to 24, pid shrank to 2 bytes, 'gone' and struct absent_type do not exist
-    assert struct.unpack("<5Q", bss.lookup_elem(bytes(4))) == (24, 2, 0, 0, 40)
+    vals = struct.unpack("<7Q", bss.lookup_elem(bytes(4)))
+    assert vals[:5] == (24, 2, 0, 0, 40)
+    assert obj.elf.btf.name_of(vals[5]) == "task"                     # local id
+    assert vals[6] == target.find("task", "STRUCT")                   # target id
 
 
 def test_core_without_target_btf_fails_like_libbpf(build, monkeypatch):

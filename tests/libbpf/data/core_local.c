@@ -13,7 +13,7 @@ struct absent_type {
 	int x;
 } __attribute__((preserve_access_index));
 
-__u64 out[5];
+__u64 out[7];
 
 SEC("socket")
 int core(void *ctx)
@@ -25,6 +25,8 @@ int core(void *ctx)
 	out[2] = __builtin_preserve_field_info(t->gone, 2);    /* exists */
 	out[3] = __builtin_preserve_type_info(*(struct absent_type *)0, 0);  /* type exists */
 	out[4] = __builtin_preserve_type_info(*(struct task *)0, 1);         /* type size */
+	out[5] = __builtin_btf_type_id(*(struct task *)0, 0);                /* local type id */
+	out[6] = __builtin_btf_type_id(*(struct task *)0, 1);                /* target type id */
 	return 0;
 }
 
