@@ -1,0 +1,28 @@
+"""A kernel-style BPF verifier in pure Python.
+
+`verify(ctx)` is what the emulated kernel's prog_load calls (harness/kernel/progload.py):
+structural checks (cfg.py), then abstract interpretation of every path (checker.py) with
+typed registers (regs.py, tnum.py, alu.py), stack slots (state.py), memory regions
+(memory.py, ctxaccess.py) and calls (calls.py), producing the kernel's log (vlog.py).
+A rejection raises harness.kernelapi.BpfError(errno, first error line, log=full log).
+"""
+
+from __future__ import annotations
+
+from harness.kernel.progload import LoadContext, VerifyResult
+from harness.kernelapi import BpfError
+
+
+def verify(ctx: LoadContext) -> VerifyResult:
+    from harness.kernel.verifier.checker import Verifier
+    v = Verifier(ctx)
+    err = v.run()
+    log = v.log.text()
+    if err is not None:
+        raise BpfError(err.errno, err.message, log=log)
+    return VerifyResult(log=log, processed=v.processed, max_states_per_insn=v.max_states_per_insn,
+                        total_states=v.total_states, peak_states=v.peak_states, mark_read=0,
+                        stack_depth=list(v.stack_depth), subprog_starts=list(v.subprogs))
+
+
+__all__ = ["verify"]

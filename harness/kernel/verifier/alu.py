@@ -1,0 +1,284 @@
+"""Scalar arithmetic and comparisons on abstract values (adjust_scalar_min_max_vals,
+is_branch_taken, reg_set_min_max).
+
+Every operation works on a *view* of a register at one width (64 bits, or the low 32 bits
+for ALU32/JMP32): (tnum, umin, umax, smin, smax).  Results are written back with
+Reg.set_view64 / set_view32, which re-derive the other width (reg_bounds_sync).
+"""
+
+from __future__ import annotations
+
+from harness.isa import opcodes as o
+from harness.kernel.verifier import tnum
+from harness.kernel.verifier.regs import Reg, SCALAR
+
+_M = {64: (1 << 64) - 1, 32: (1 << 32) - 1}
+_SMIN = {64: -(1 << 63), 32: -(1 << 31)}
+_SMAX = {64: (1 << 63) - 1, 32: (1 << 31) - 1}
+
+
+def _sx(v: int, bits: int) -> int:
+    v &= _M[bits]
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def concrete(opc: int, bits: int, a: int, b: int, signed: bool) -> int:
+    """The VM's result for constant operands (unsigned `bits`-wide inputs)."""
+    m = _M[bits]
+    a &= m
+    b &= m
+    if opc == o.BPF_ADD:
+        return (a + b) & m
+    if opc == o.BPF_SUB:
+        return (a - b) & m
+    if opc == o.BPF_MUL:
+        return (a * b) & m
+    if opc == o.BPF_OR:
+        return a | b
+    if opc == o.BPF_AND:
+        return a & b
+    if opc == o.BPF_XOR:
+        return a ^ b
+    if opc == o.BPF_LSH:
+        return (a << (b & (bits - 1))) & m
+    if opc == o.BPF_RSH:
+        return a >> (b & (bits - 1))
+    if opc == o.BPF_ARSH:
+        return (_sx(a, bits) >> (b & (bits - 1))) & m
+    if opc == o.BPF_NEG:
+        return (-a) & m
+    raise ValueError(opc)
+
+
+def _unbounded(bits):
+    return 0, _M[bits], _SMIN[bits], _SMAX[bits]
+
+
+def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
+    """dst = dst <op> src for two scalars; updates d in place."""
+    dt, du, dU, ds, dS = d.view(bits)
+    st, su, sU, ss, sS = s.view(bits)
+    M, SMIN, SMAX = _M[bits], _SMIN[bits], _SMAX[bits]
+    setv = d.set_view64 if bits == 64 else d.set_view32
+    d.id = 0
+    if opc in (o.BPF_DIV, o.BPF_MOD, o.BPF_END):
+        if opc == o.BPF_DIV and st[1] == 0 and st[0] and s is not d:
+            c = st[0]
+            t = tnum.trange(du // c, dU // c)
+            setv(t, du // c, dU // c, SMIN, SMAX)
+            return
+        setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
+        return
+    if dt[1] == 0 and st[1] == 0 and opc != o.BPF_NEG or (opc == o.BPF_NEG and dt[1] == 0):
+        if opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and st[0] >= bits:
+            setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
+            return
+        v = concrete(opc, bits, dt[0], st[0], False)
+        setv((v, 0), v, v, _sx(v, bits), _sx(v, bits))
+        return
+    umin, umax, smin, smax = _unbounded(bits)
+    if opc == o.BPF_NEG:
+        st, su, sU, ss, sS = dt, du, dU, ds, dS
+        dt, du, dU, ds, dS = (0, 0), 0, 0, 0, 0
+        opc = o.BPF_SUB
+    if opc == o.BPF_ADD:
+        t = tnum.add(dt, st) if bits == 64 else tnum.cast(tnum.add(dt, st), 4)
+        if dU + sU <= M:
+            umin, umax = du + su, dU + sU
+        if SMIN <= ds + ss and dS + sS <= SMAX:
+            smin, smax = ds + ss, dS + sS
+    elif opc == o.BPF_SUB:
+        t = tnum.sub(dt, st) if bits == 64 else tnum.cast(tnum.sub(dt, st), 4)
+        if du >= sU:
+            umin, umax = du - sU, dU - su
+        if SMIN <= ds - sS and dS - ss <= SMAX:
+            smin, smax = ds - sS, dS - ss
+    elif opc == o.BPF_MUL:
+        t = tnum.mul(dt, st) if bits == 64 else tnum.cast(tnum.mul(dt, st), 4)
+        if dU * sU <= M:
+            umin, umax = du * su, dU * sU
+        prods = [ds * ss, ds * sS, dS * ss, dS * sS]
+        if SMIN <= min(prods) and max(prods) <= SMAX:
+            smin, smax = min(prods), max(prods)
+    elif opc == o.BPF_AND:
+        t = tnum.and_(dt, st)
+        umin, umax = t[0], min(dU, sU)
+        if ds >= 0 and ss >= 0:
+            smin, smax = umin, umax
+    elif opc == o.BPF_OR:
+        t = tnum.or_(dt, st)
+        umin, umax = max(du, su), t[0] | t[1]
+        if ds >= 0 and ss >= 0:
+            smin, smax = umin, umax
+    elif opc == o.BPF_XOR:
+        t = tnum.xor(dt, st)
+        umin, umax = t[0], t[0] | t[1]
+        if ds >= 0 and ss >= 0:
+            smin, smax = umin, umax
+    elif opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH):
+        if st[1] or st[0] >= bits:
+            setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
+            return
+        k = st[0]
+        if opc == o.BPF_LSH:
+            t = tnum.cast(tnum.lshift(dt, k), bits // 8)
+            if (dU << k) <= M:
+                umin, umax = du << k, dU << k
+        elif opc == o.BPF_RSH:
+            t = tnum.rshift(dt, k)
+            umin, umax = du >> k, dU >> k
+        else:
+            t = tnum.arshift(dt, k, bits)
+            smin, smax = ds >> k, dS >> k
+    else:
+        raise ValueError(opc)
+    setv(t, umin, umax, smin, smax)
+
+
+def movsx(d: Reg, s: Reg, size_bits: int, bits: int) -> None:
+    """dst = (s8/s16/s32) src, in a `bits`-wide destination."""
+    st, su, sU, ss, sS = s.view(64)
+    lo, hi = -(1 << (size_bits - 1)), (1 << (size_bits - 1)) - 1
+    setv = d.set_view64 if bits == 64 else d.set_view32
+    if st[1] == 0:
+        v = _sx(st[0], size_bits) & _M[bits]
+        d.mark_const(v)
+        return
+    d.mark_unknown()
+    if lo <= ss and sS <= hi:
+        smin, smax = ss, sS
+    else:
+        smin, smax = lo, hi
+    if smin >= 0:
+        setv(tnum.trange(smin, smax), smin, smax, smin, smax)
+    else:
+        setv(tnum.UNKNOWN if bits == 64 else (0, _M[32]), 0, _M[bits], smin, smax)
+
+
+# --- comparisons ----------------------------------------------------------------------------
+
+NEGATE = {o.BPF_JEQ: o.BPF_JNE, o.BPF_JNE: o.BPF_JEQ, o.BPF_JGT: o.BPF_JLE, o.BPF_JLE: o.BPF_JGT,
+          o.BPF_JGE: o.BPF_JLT, o.BPF_JLT: o.BPF_JGE, o.BPF_JSGT: o.BPF_JSLE,
+          o.BPF_JSLE: o.BPF_JSGT, o.BPF_JSGE: o.BPF_JSLT, o.BPF_JSLT: o.BPF_JSGE}
+FLIP = {o.BPF_JEQ: o.BPF_JEQ, o.BPF_JNE: o.BPF_JNE, o.BPF_JGT: o.BPF_JLT, o.BPF_JLT: o.BPF_JGT,
+        o.BPF_JGE: o.BPF_JLE, o.BPF_JLE: o.BPF_JGE, o.BPF_JSGT: o.BPF_JSLT,
+        o.BPF_JSLT: o.BPF_JSGT, o.BPF_JSGE: o.BPF_JSLE, o.BPF_JSLE: o.BPF_JSGE}
+
+
+def branch_taken(opc: int, bits: int, d: Reg, s: Reg) -> int:
+    """1 always taken, 0 never, -1 unknown (scalars only)."""
+    dt, du, dU, ds, dS = d.view(bits)
+    st, su, sU, ss, sS = s.view(bits)
+    if opc == o.BPF_JEQ or opc == o.BPF_JNE:
+        eq = -1
+        if dt[1] == 0 and st[1] == 0:
+            eq = 1 if dt[0] == st[0] else 0
+        elif du > sU or dU < su or ds > sS or dS < ss or (dt[0] ^ st[0]) & ~(dt[1] | st[1]):
+            eq = 0
+        if eq < 0:
+            return -1
+        return eq if opc == o.BPF_JEQ else 1 - eq
+    if opc == o.BPF_JSET:
+        if dt[0] & st[0]:
+            return 1
+        if not ((dt[0] | dt[1]) & (st[0] | st[1])):
+            return 0
+        return -1
+    if opc == o.BPF_JGT:
+        return 1 if du > sU else 0 if dU <= su else -1
+    if opc == o.BPF_JGE:
+        return 1 if du >= sU else 0 if dU < su else -1
+    if opc == o.BPF_JLT:
+        return 1 if dU < su else 0 if du >= sU else -1
+    if opc == o.BPF_JLE:
+        return 1 if dU <= su else 0 if du > sU else -1
+    if opc == o.BPF_JSGT:
+        return 1 if ds > sS else 0 if dS <= ss else -1
+    if opc == o.BPF_JSGE:
+        return 1 if ds >= sS else 0 if dS < ss else -1
+    if opc == o.BPF_JSLT:
+        return 1 if dS < ss else 0 if ds >= sS else -1
+    if opc == o.BPF_JSLE:
+        return 1 if dS <= ss else 0 if ds > sS else -1
+    return -1
+
+
+def _apply(r: Reg, bits: int, t, umin, umax, smin, smax) -> None:
+    if bits == 64:
+        r.var = tnum.intersect(r.var, t)
+        r.umin, r.umax = max(r.umin, umin), min(r.umax, umax)
+        r.smin, r.smax = max(r.smin, smin), min(r.smax, smax)
+    else:
+        r.var = tnum.with_subreg(r.var, tnum.intersect(tnum.subreg(r.var), t))
+        r.u32min, r.u32max = max(r.u32min, umin), min(r.u32max, umax)
+        r.s32min, r.s32max = max(r.s32min, smin), min(r.s32max, smax)
+    r.sync()
+
+
+def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
+    """Narrow d and s (scalars) to the outcome; False when the outcome is impossible."""
+    if not taken:
+        if opc == o.BPF_JSET:
+            if s.var[1] == 0 and d.type == SCALAR:
+                m = s.var[0] & _M[bits]
+                dt = d.view(bits)[0]
+                _apply(d, bits, (dt[0] & ~m, dt[1] & ~m), 0, _M[bits], _SMIN[bits], _SMAX[bits])
+            return d.bounds_sane()
+        opc = NEGATE[opc]
+    elif opc == o.BPF_JSET:
+        if s.var[1] == 0 and s.var[0] and (s.var[0] & (s.var[0] - 1)) == 0:
+            dt = d.view(bits)[0]
+            _apply(d, bits, tnum.or_(dt, (s.var[0] & _M[bits], 0)), 0, _M[bits], _SMIN[bits], _SMAX[bits])
+        return d.bounds_sane()
+    dt, du, dU, ds, dS = d.view(bits)
+    st, su, sU, ss, sS = s.view(bits)
+    M, SMIN, SMAX = _M[bits], _SMIN[bits], _SMAX[bits]
+    nd = [tnum.UNKNOWN if bits == 64 else (0, M), 0, M, SMIN, SMAX]
+    ns = list(nd)
+    if opc == o.BPF_JEQ:
+        t = tnum.intersect(dt, st)
+        nd = ns = [t, max(du, su), min(dU, sU), max(ds, ss), min(dS, sS)]
+    elif opc == o.BPF_JNE:
+        if st[1] == 0:
+            v = st[0]
+            if du == v:
+                nd[1] = du + 1
+            if dU == v:
+                nd[2] = dU - 1
+            sv = _sx(v, bits)
+            if ds == sv:
+                nd[3] = ds + 1
+            if dS == sv:
+                nd[4] = dS - 1
+        if dt[1] == 0:
+            v = dt[0]
+            if su == v:
+                ns[1] = su + 1
+            if sU == v:
+                ns[2] = sU - 1
+            sv = _sx(v, bits)
+            if ss == sv:
+                ns[3] = ss + 1
+            if sS == sv:
+                ns[4] = sS - 1
+    elif opc == o.BPF_JGT:
+        nd[1], ns[2] = su + 1, dU - 1
+    elif opc == o.BPF_JGE:
+        nd[1], ns[2] = su, dU
+    elif opc == o.BPF_JLT:
+        nd[2], ns[1] = sU - 1, du + 1
+    elif opc == o.BPF_JLE:
+        nd[2], ns[1] = sU, du
+    elif opc == o.BPF_JSGT:
+        nd[3], ns[4] = ss + 1, dS - 1
+    elif opc == o.BPF_JSGE:
+        nd[3], ns[4] = ss, dS
+    elif opc == o.BPF_JSLT:
+        nd[4], ns[3] = sS - 1, ds + 1
+    elif opc == o.BPF_JSLE:
+        nd[4], ns[3] = sS, ds
+    if d.type == SCALAR:
+        _apply(d, bits, *nd)
+    if s.type == SCALAR:
+        _apply(s, bits, *ns)
+    return d.bounds_sane() and s.bounds_sane()

@@ -1,0 +1,342 @@
+"""Calls: helpers (checked against the shared prototype table,
+harness/kernel/helpers/protos.py), bpf-to-bpf calls (a new frame in the caller's context),
+callbacks (bpf_loop, bpf_for_each_map_elem) and reference tracking (ring buffer records).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
+from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible, split_type
+from harness.kernel.verifier.regs import (
+    CONST_PTR_TO_MAP, MAYBE_NULL, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PKT_TYPES, PTR_TO_CTX,
+    PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR, Reg,
+)
+from harness.kernel.verifier.memory import BPF_F_RDONLY_PROG, BPF_MAX_VAR_OFF
+from harness.kernel.verifier.state import Frame
+from harness.uapi import MapType
+
+MAX_CALL_FRAMES = 8
+FUNC_MAX_ID = max(FUNC_NAMES) + 1
+
+MEM_TYPES = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+_MEM_OK = {PTR_TO_STACK, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, 16} | set(PKT_TYPES)
+
+#: helpers restricted to some map types (check_map_func_compatibility, helper side)
+FUNC_MAPS = {
+    "tail_call": {MapType.PROG_ARRAY},
+    "perf_event_read": {MapType.PERF_EVENT_ARRAY}, "perf_event_output": {MapType.PERF_EVENT_ARRAY},
+    "perf_event_read_value": {MapType.PERF_EVENT_ARRAY}, "skb_output": {MapType.PERF_EVENT_ARRAY},
+    "xdp_output": {MapType.PERF_EVENT_ARRAY},
+    "ringbuf_output": {MapType.RINGBUF}, "ringbuf_reserve": {MapType.RINGBUF},
+    "ringbuf_query": {MapType.RINGBUF},
+    "get_stackid": {MapType.STACK_TRACE},
+    "map_lookup_percpu_elem": {MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH},
+    "map_push_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
+    "map_pop_elem": {MapType.QUEUE, MapType.STACK},
+    "map_peek_elem": {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
+    "for_each_map_elem": {MapType.HASH, MapType.LRU_HASH, MapType.ARRAY, MapType.PERCPU_HASH,
+                          MapType.LRU_PERCPU_HASH, MapType.PERCPU_ARRAY},
+    "redirect_map": {MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP},
+    "get_local_storage": {MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE},
+}
+#: map types restricted to some helpers (check_map_func_compatibility, map side)
+MAP_FUNCS = {
+    MapType.PROG_ARRAY: {"tail_call"},
+    MapType.PERF_EVENT_ARRAY: {"perf_event_read", "perf_event_output", "skb_output",
+                               "perf_event_read_value", "xdp_output"},
+    MapType.RINGBUF: {"ringbuf_output", "ringbuf_reserve", "ringbuf_query",
+                      "ringbuf_reserve_dynptr"},
+    MapType.USER_RINGBUF: {"user_ringbuf_drain"},
+    MapType.STACK_TRACE: {"get_stackid"},
+    MapType.QUEUE: {"map_peek_elem", "map_pop_elem", "map_push_elem"},
+    MapType.STACK: {"map_peek_elem", "map_pop_elem", "map_push_elem"},
+    MapType.BLOOM_FILTER: {"map_peek_elem", "map_push_elem"},
+    MapType.CGROUP_STORAGE: {"get_local_storage"},
+    MapType.PERCPU_CGROUP_STORAGE: {"get_local_storage"},
+    MapType.ARRAY_OF_MAPS: {"map_lookup_elem"},
+    MapType.HASH_OF_MAPS: {"map_lookup_elem"},
+}
+
+
+class CallChecks:
+    """Mixin of the Verifier."""
+
+    # --- helpers -------------------------------------------------------------------------
+    def check_helper_call(self, idx: int, func_id: int) -> None:
+        if not 0 <= func_id < FUNC_MAX_ID or func_id == 0:
+            self.fail(errno.EINVAL, f"invalid func {func_id_name(func_id)}#{func_id}")
+        proto = func_proto(func_id, self.prog_type, self.attach_type, self.privileged)
+        if proto is None:
+            self.fail(errno.EINVAL, f"program of this type cannot use helper "
+                                    f"{func_id_name(func_id)}#{func_id}")
+        if proto.gpl_only and not license_is_gpl_compatible(self.license):
+            self.fail(errno.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
+        regs = self.st.cur.regs
+        meta = {"map": None, "release": 0, "alloc_size": None, "callback": None, "cb_ctx": None,
+                "raw": []}
+        for n, arg in enumerate(proto.args):
+            self.check_func_arg(n + 1, arg, proto.args, meta, proto)
+        self.check_map_func(meta["map"], proto)
+        name = proto.name
+        # ring buffer release
+        if meta["release"]:
+            self.release_reference(meta["release"])
+        # uninitialised memory a helper fills in
+        for regno, size in meta["raw"]:
+            self.check_helper_mem(regno, size, True, True)
+        callback = meta["callback"]
+        for r in range(1, 6):
+            regs[r].mark_not_init()
+            self.scratch_reg(r)
+        r0 = regs[0]
+        base, flags = split_type(proto.ret)
+        if base == "RET_INTEGER":
+            r0.mark_unknown()
+        elif base == "RET_VOID":
+            r0.mark_not_init()
+        elif base == "RET_PTR_TO_MAP_VALUE_OR_NULL":
+            if meta["map"] is None:
+                self.fail(errno.EINVAL, f"kernel subsystem misconfigured verifier")
+            r0.mark_ptr(PTR_TO_MAP_VALUE, MAYBE_NULL)
+            r0.map = meta["map"]
+            r0.id = self.new_id()
+        elif base == "RET_PTR_TO_RINGBUF_MEM_OR_NULL":
+            r0.mark_ptr(PTR_TO_MEM, MEM_RINGBUF | MAYBE_NULL)
+            r0.mem_size = meta["alloc_size"] or 0
+            r0.id = self.new_id()
+            r0.ref_obj_id = r0.id
+            self.st.refs.append((r0.id, idx))
+        else:
+            r0.mark_unknown()
+        self.scratch_reg(0)
+        if callback is not None:
+            self.enter_callback(idx, name, callback, meta)
+
+    def check_func_arg(self, regno: int, arg: str, args, meta: dict, proto) -> None:
+        base, flags = split_type(arg)
+        regs = self.st.cur.regs
+        reg = regs[regno]
+        self.check_reg_read(regno)
+        if base == "ARG_ANYTHING":
+            if self.is_pointer_value(reg):
+                self.fail(errno.EACCES, f"R{regno} leaks addr into helper function")
+            return
+        is_null = reg.type == SCALAR and reg.var == (0, 0)
+        may_null = "PTR_MAYBE_NULL" in flags or base.endswith("_OR_NULL")
+        if reg.type in PKT_TYPES and not self.pkt_read_ok():
+            self.fail(errno.EACCES, "helper access to the packet is not allowed")
+        if base == "ARG_CONST_MAP_PTR":
+            self.expect(regno, reg, {CONST_PTR_TO_MAP}, "map_ptr")
+            meta["map"] = reg.map
+        elif base == "ARG_PTR_TO_MAP_KEY":
+            self.expect(regno, reg, _MEM_OK, MEM_TYPES)
+            if meta["map"] is None:
+                self.fail(errno.EACCES, "invalid map_ptr to access map->key")
+            self.check_helper_mem(regno, meta["map"].key_size, False, False)
+        elif base == "ARG_PTR_TO_MAP_VALUE":
+            if may_null and is_null:
+                return
+            self.expect(regno, reg, _MEM_OK, MEM_TYPES)
+            if meta["map"] is None:
+                self.fail(errno.EACCES, "invalid map_ptr to access map->value")
+            if "MEM_UNINIT" in flags:
+                meta["raw"].append((regno, meta["map"].value_size))
+                self.check_helper_mem(regno, meta["map"].value_size, True, False)
+            else:
+                self.check_helper_mem(regno, meta["map"].value_size, False, False)
+        elif base in ("ARG_PTR_TO_MEM", "ARG_PTR_TO_UNINIT_MEM"):
+            if may_null and is_null:
+                return
+            ok = set(_MEM_OK)
+            if reg.type == PTR_TO_CTX and self.prog_type == 31:
+                ok.add(PTR_TO_CTX)
+            self.expect(regno, reg, ok, MEM_TYPES, rdonly_ok="MEM_RDONLY" in flags)
+        elif base in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO"):
+            self.check_mem_size(regno, reg, base == "ARG_CONST_SIZE_OR_ZERO", args, meta)
+        elif base == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
+            if reg.type != SCALAR or reg.var[1]:
+                self.fail(errno.EACCES, f"R{regno} is not a known constant'")
+            meta["alloc_size"] = reg.var[0]
+        elif base == "ARG_PTR_TO_CTX":
+            self.expect(regno, reg, {PTR_TO_CTX}, "ctx")
+            if reg.off or reg.var != (0, 0):
+                self.fail(errno.EACCES, f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+        elif base == "ARG_PTR_TO_FUNC":
+            self.expect(regno, reg, {PTR_TO_FUNC}, "func")
+            meta["callback"] = reg.subprog
+        elif base == "ARG_PTR_TO_STACK_OR_NULL":
+            if is_null:
+                meta["cb_ctx"] = None
+                return
+            self.expect(regno, reg, {PTR_TO_STACK}, "fp")
+            meta["cb_ctx"] = reg.copy()
+        elif base == "ARG_PTR_TO_CONST_STR":
+            self.check_const_str(regno, reg)
+        elif base == "ARG_PTR_TO_RINGBUF_MEM":
+            if not (reg.type == PTR_TO_MEM and reg.flags & MEM_RINGBUF) or reg.flags & MAYBE_NULL:
+                self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=ringbuf_mem")
+            if reg.off or reg.var != (0, 0):
+                self.fail(errno.EACCES, f"R{regno} must have zero offset when passed to release func")
+            if not reg.ref_obj_id:
+                self.fail(errno.EINVAL, f"R{regno} must be referenced when passed to release function")
+            meta["release"] = reg.ref_obj_id
+        # other argument kinds (spin locks, BTF ids) are accepted as long as the register is set
+
+    def expect(self, regno: int, reg: Reg, types: set, names: str, rdonly_ok: bool = True) -> None:
+        bad = reg.type not in types or reg.flags & MAYBE_NULL
+        if reg.flags & MEM_RDONLY and not rdonly_ok:
+            bad = True
+        if bad:
+            self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected={names}")
+
+    def check_mem_size(self, regno: int, reg: Reg, zero_ok: bool, args, meta: dict) -> None:
+        """check_mem_size_reg: the size argument bounds the previous (memory) argument."""
+        mem_regno = regno - 1
+        if reg.type != SCALAR:
+            self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=scalar")
+        if reg.smin < 0:
+            self.fail(errno.EACCES, f"R{regno} min value is negative, either use unsigned or 'var &= const'")
+        if reg.umin == 0 and not zero_ok:
+            self.fail(errno.EACCES, f"R{regno} invalid zero-sized read: u64=[{reg.umin},{reg.umax}]")
+        if reg.umax >= BPF_MAX_VAR_OFF:
+            self.fail(errno.EACCES, f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+        mem_arg = args[mem_regno - 1]
+        mbase, mflags = split_type(mem_arg)
+        mreg = self.st.cur.regs[mem_regno]
+        if mreg.type == SCALAR and mreg.var == (0, 0) and ("PTR_MAYBE_NULL" in mflags):
+            if reg.umax:
+                self.fail(errno.EACCES, f"R{mem_regno} type=scalar expected={MEM_TYPES}")
+            return
+        write = mbase == "ARG_PTR_TO_UNINIT_MEM" or "MEM_UNINIT" in mflags
+        if write:
+            meta["raw"].append((mem_regno, reg.umax))
+        self.check_helper_mem(mem_regno, reg.umax, write, zero_ok)
+
+    def check_const_str(self, regno: int, reg: Reg) -> None:
+        """ARG_PTR_TO_CONST_STR: a NUL-terminated string in a frozen read-only map."""
+        self.expect(regno, reg, {PTR_TO_MAP_VALUE}, "map_value")
+        m = reg.map
+        if m.map_type == MapType.PERCPU_ARRAY:
+            self.fail(errno.EACCES, f"R{regno} points to percpu_array map which cannot be used as const string")
+        if not (m.map_flags & BPF_F_RDONLY_PROG and getattr(m, "frozen", False)):
+            self.fail(errno.EACCES, f"R{regno} does not point to a readonly map'")
+        if reg.var[1]:
+            self.fail(errno.EACCES, f"R{regno} is not a constant address'")
+        if m.map_type != MapType.ARRAY:
+            self.fail(errno.EINVAL, "no direct value access support for this map type")
+        off = reg.off + reg.var[0]
+        self.check_region(regno, reg, reg.off, 1, m.value_size, False)
+        try:
+            data = bytes(m.direct_value_addr(0))
+        except Exception:
+            self.fail(errno.EACCES, "direct value access on string failed")
+        if b"\0" not in data[off:m.value_size]:
+            self.fail(errno.EINVAL, "string is not zero-terminated")
+
+    def check_map_func(self, bpf_map, proto) -> None:
+        name = proto.name
+        if bpf_map is None:
+            return
+        mt = bpf_map.map_type
+        allowed_maps = FUNC_MAPS.get(name)
+        allowed_funcs = MAP_FUNCS.get(mt)
+        if (allowed_maps is not None and mt not in allowed_maps) or \
+                (allowed_funcs is not None and name not in allowed_funcs):
+            self.fail(errno.EINVAL, f"cannot pass map_type {mt} into func {func_id_name(proto.func_id)}#{proto.func_id}")
+
+    def release_reference(self, ref_id: int) -> None:
+        st = self.st
+        st.refs = [r for r in st.refs if r[0] != ref_id]
+        for r in st.all_regs():
+            if r.ref_obj_id == ref_id:
+                if self.privileged:
+                    r.mark_unknown()
+                else:
+                    r.mark_not_init()
+
+    # --- bpf-to-bpf calls and callbacks --------------------------------------------------
+    def push_frame(self, idx: int, subprog: int) -> Frame:
+        st = self.st
+        if len(st.frames) >= MAX_CALL_FRAMES:
+            self.fail(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep")
+        callee = Frame(len(st.frames), subprog, idx)
+        callee.regs[10].mark_ptr(PTR_TO_STACK)
+        callee.regs[10].frameno = callee.frameno
+        st.frames.append(callee)
+        return callee
+
+    def check_func_call(self, idx: int, target: int) -> int:
+        """Enter a static subprogram: R1-R5 carry over; returns the next insn index."""
+        sub = self.subprog_of[target]
+        caller = self.st.cur
+        callee = self.push_frame(idx, sub)
+        for r in range(1, 6):
+            callee.regs[r] = caller.regs[r].copy()
+        for r in range(0, 6):
+            caller.regs[r].mark_not_init() if r else None
+        self.scratch_all()
+        if self.log.enabled:
+            self.log.write("caller:" + caller.fmt(True, None, None) + "\n")
+            self.log.write("callee:" + callee.fmt(True, None, None) + "\n")
+        return target
+
+    def enter_callback(self, idx: int, helper: str, subprog_start: int, meta: dict) -> None:
+        """Verify the callback once in a new frame; the helper may also not call it at all,
+        which the pushed branch (continuing after the call) covers."""
+        st = self.st
+        after = st.copy()
+        after.insn_idx = idx + 1
+        self.push_branch(after, idx, idx + 1)
+        sub = self.subprog_of[subprog_start]
+        callee = self.push_frame(idx, sub)
+        callee.callback = helper
+        ctx = meta.get("cb_ctx")
+        if helper == "loop":
+            callee.regs[1].mark_unknown()
+            callee.regs[1].set_view64((0, 0xFFFFFFFF), 0, 0xFFFFFFFF, 0, 0xFFFFFFFF)
+            if ctx is not None:
+                callee.regs[2].assign(ctx)
+            else:
+                callee.regs[2].mark_const(0)
+        elif helper == "for_each_map_elem":
+            m = meta["map"]
+            callee.regs[1].mark_ptr(CONST_PTR_TO_MAP)
+            callee.regs[1].map = m
+            callee.regs[2].mark_ptr(PTR_TO_MAP_KEY)
+            callee.regs[2].map = m
+            callee.regs[3].mark_ptr(PTR_TO_MAP_VALUE)
+            callee.regs[3].map = m
+            if ctx is not None:
+                callee.regs[4].assign(ctx)
+            else:
+                callee.regs[4].mark_const(0)
+        self.scratch_all()
+        st.insn_idx = subprog_start
+        self.next_idx = subprog_start
+
+    def prepare_func_exit(self, idx: int) -> int:
+        st = self.st
+        callee = st.frames.pop()
+        caller = st.cur
+        r0 = callee.regs[0]
+        if callee.callback:
+            if r0.type != SCALAR:
+                self.fail(errno.EINVAL, f"At callback return the register R0 is not a known value "
+                                        f"({r0.type_str()})")
+            if not (0 <= r0.smin and r0.smax <= 1):
+                self.fail(errno.EINVAL, f"At callback return the register R0 has "
+                                        f"smin={r0.smin} smax={r0.smax} should have been in [0, 1]")
+            caller.regs[0].mark_unknown()
+        else:
+            if r0.type == PTR_TO_STACK and r0.frameno >= callee.frameno:
+                self.fail(errno.EINVAL, "cannot return stack pointer to the caller")
+            caller.regs[0] = r0.copy()
+        for r in range(1, 6):
+            caller.regs[r].mark_not_init()
+        self.scratch_all()
+        if self.log.enabled:
+            self.log.write("returning from callee:\n" + callee.fmt(True, None, None).lstrip() + "\n")
+            self.log.write(f"to caller at {callee.callsite + 1}:\n" + caller.fmt(True, None, None).lstrip() + "\n")
+        return callee.callsite + 1

@@ -1,0 +1,820 @@
+"""The main verification loop (do_check): walk every path of the program with abstract
+register and stack states, pruning paths whose state is covered by an explored one.
+
+Paths fork at conditional jumps the verifier cannot decide; the other side is pushed on a
+stack (push_stack) and explored after the current path ends (LIFO).  States are recorded
+at prune points (conditional jumps, jump targets, after calls); a state recorded on the
+current path that is still being explored and is identical to the current one means the
+program can loop forever; an explored state that covers the current one prunes the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+
+from harness.isa import opcodes as o
+from harness.isa.disasm import disasm_insn
+from harness.isa.validate import check_insn
+from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
+from harness.kernel.helpers.protos import PROTOS
+from harness.kernel.verifier import alu, cfg, tnum
+from harness.kernel.verifier.calls import CallChecks
+from harness.kernel.verifier.ctxaccess import LD_ABS_TYPES, PKT_READ
+from harness.kernel.verifier.memory import MemoryChecks, coerce_to_size
+from harness.kernel.verifier.regs import (
+    CONST_PTR_TO_MAP, MAYBE_NULL, NOT_INIT, PKT_TYPES, PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_CTX,
+    PTR_TO_FLOW_KEYS, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+    PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_STACK,
+    SCALAR, U32, U64, Reg, s64,
+)
+from harness.kernel.verifier.state import Frame, StateRecord, VState, states_equal, states_identical
+from harness.kernel.verifier.vlog import LEVEL2, STATS, VLog
+from harness.uapi import MapType, ProgType
+
+COMPLEXITY_LIMIT_INSNS = 1_000_000
+COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_MAX_VAR_OFF = 1 << 29
+MAX_BPF_STACK = 512
+PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, PSEUDO_BTF_ID, PSEUDO_FUNC = 1, 2, 3, 4
+PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE = 5, 6
+
+#: program types whose return value must lie in a range (check_return_code)
+RETURN_RANGES = {
+    ProgType.CGROUP_SKB: (0, 1), ProgType.CGROUP_SOCK: (0, 1), ProgType.CGROUP_DEVICE: (0, 1),
+    ProgType.CGROUP_SYSCTL: (0, 1), ProgType.CGROUP_SOCKOPT: (0, 1), ProgType.SK_LOOKUP: (0, 1),
+    ProgType.NETFILTER: (0, 1), ProgType.CGROUP_SOCK_ADDR: (0, 1),
+}
+_PTR_ARITH_OK = {PTR_TO_CTX, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_STACK, PTR_TO_PACKET_META,
+                 PTR_TO_PACKET, PTR_TO_MEM, PTR_TO_FUNC, PTR_TO_BTF_ID, 16}
+
+
+class VerifyError(Exception):
+    def __init__(self, err: int, message: str):
+        super().__init__(message)
+        self.errno = err
+        self.message = message
+
+
+def _helper_name(imm: int):
+    name = FUNC_NAMES.get(imm)
+    return f"bpf_{name}" if name and imm else None
+
+
+def _nargs(imm: int):
+    p = PROTOS.get(imm)
+    return len(p.args) if p is not None else None
+
+
+class Verifier(MemoryChecks, CallChecks):
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.insns = ctx.insns
+        self.aux = ctx.aux
+        attr = ctx.attr
+        self.prog_type = attr.prog_type
+        self.attach_type = attr.expected_attach_type
+        self.license = attr.license
+        self.privileged = bool(ctx.config.privileged)
+        self.strict_align = bool(attr.prog_flags & 1)
+        self.log = VLog(attr.log_level)
+        self.id_gen = 0
+        self.processed = 0
+        self.jmps = 0
+        self.prev_jmps = 0
+        self.prev_insns = 0
+        self.explored: dict[int, list[StateRecord]] = {}
+        self.branch_stack: list = []
+        self.total_states = 0
+        self.cur_states = 0
+        self.peak_states = 0
+        self.max_states_per_insn = 0
+        self.scr_regs: set = set()
+        self.scr_stack: set = set()
+        self.scr_all = False
+        self.next_idx = None
+        self.st: VState | None = None
+        self.subprogs: list[int] = []
+        self.stack_depth: list[int] = []
+        self.has_arena = any(getattr(m, "map_type", None) == MapType.ARENA for m in ctx.used_maps)
+
+    # --- small utilities -----------------------------------------------------------------
+    def fail(self, err: int, message: str):
+        self.log.write(message + "\n")
+        raise VerifyError(err, message)
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    def is_pointer_value(self, reg: Reg) -> bool:
+        return not self.privileged and reg.type != SCALAR
+
+    def pkt_read_ok(self) -> bool:
+        return self.prog_type in PKT_READ
+
+    def scratch_reg(self, r: int) -> None:
+        self.scr_regs.add(r)
+
+    def scratch_stack(self, spi: int, frameno: int) -> None:
+        if frameno == len(self.st.frames) - 1:
+            self.scr_stack.add(spi)
+
+    def scratch_all(self) -> None:
+        self.scr_all = True
+
+    def check_reg_read(self, regno: int) -> None:
+        if regno >= 11:
+            self.fail(errno.EINVAL, f"R{regno} is invalid")
+        self.scr_regs.add(regno)
+        if self.st.cur.regs[regno].type == NOT_INIT:
+            self.fail(errno.EACCES, f"R{regno} !read_ok")
+
+    def check_reg_write(self, regno: int) -> None:
+        if regno >= 11:
+            self.fail(errno.EINVAL, f"R{regno} is invalid")
+        self.scr_regs.add(regno)
+        if regno == 10:
+            self.fail(errno.EACCES, "frame pointer is read only")
+
+    def state_text(self, print_all: bool) -> str:
+        f = self.st.cur
+        if print_all or self.scr_all:
+            text = f.fmt(True, None, None)
+        else:
+            text = f.fmt(False, self.scr_regs, self.scr_stack)
+        self.scr_regs = set()
+        self.scr_stack = set()
+        self.scr_all = False
+        return text
+
+    def print_state_line(self) -> None:
+        self.log.write(self.state_text(False) + "\n")
+
+    def disasm(self, idx: int) -> str:
+        self._fmt_idx = idx
+        return disasm_insn(self.insns, idx, helper_name=_helper_name, imm_fmt=self._imm_fmt)
+
+    def _imm_fmt(self, insn, value: int):
+        """After resolve_pseudo_ldimm64 the kernel prints the map's kernel address (0 for a
+        loader that may not see pointers); ours is a stable made-up address per map."""
+        if insn.src in (PSEUDO_MAP_FD, PSEUDO_MAP_VALUE, PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE):
+            if not self.privileged:
+                return "0x0"
+            aux = self.aux[self._fmt_idx]
+            base = 0xFFFF888100000000 + (getattr(aux.map, "id", 0) or 0) * 0x1000
+            return f"{base + aux.map_off:#x}"
+        return None
+
+    # --- driver --------------------------------------------------------------------------
+    def run(self):
+        t0 = time.perf_counter_ns()
+        err = None
+        try:
+            self.structural_checks()
+            self.do_check_main()
+            self.check_max_stack_depth()
+        except (VerifyError, cfg.CfgError) as e:
+            if isinstance(e, cfg.CfgError):
+                self.log.write(e.message + "\n")
+            err = e
+        if err is None and not self.log.level & LEVEL2:
+            self.log.reset(0)
+        if self.log.level & STATS:
+            usec = (time.perf_counter_ns() - t0) // 1000
+            self.log.enabled = True
+            self.log.write(f"verification time {usec} usec\n")
+            self.log.write("stack depth " + "+".join(str(d) for d in self.stack_depth or [0]) + "\n")
+        if self.log.level:
+            self.log.enabled = True
+            self.log.write(f"processed {self.processed} insns (limit {COMPLEXITY_LIMIT_INSNS}) "
+                           f"max_states_per_insn {self.max_states_per_insn} total_states "
+                           f"{self.total_states} peak_states {self.peak_states} mark_read 0\n")
+        return err
+
+    def structural_checks(self) -> None:
+        insns = self.insns
+        if not insns:
+            raise cfg.CfgError(errno.EINVAL, "empty program")
+        cfg.check_opcodes(insns)
+        self.subprogs = cfg.find_subprogs(insns)
+        if self.log.level & LEVEL2:
+            for n, s in enumerate(self.subprogs):
+                self.log.write(f"func#{n} @{s}\n")
+        cfg.check_subprogs(insns, self.subprogs)
+        self.stack_depth = [0] * len(self.subprogs)
+        bounds = self.subprogs + [len(insns)]
+        self.subprog_of = {}
+        for n in range(len(self.subprogs)):
+            self.subprog_of[self.subprogs[n]] = n
+        self.subprog_index = [0] * len(insns)
+        for n in range(len(self.subprogs)):
+            for t in range(bounds[n], bounds[n + 1]):
+                self.subprog_index[t] = n
+        self.prune = cfg.check_cfg(insns, bpf_capable=True)
+        self.live = cfg.live_registers(insns, _nargs)
+        if self.log.level & LEVEL2:
+            self.log.write("Live regs before insn:\n")
+            t = 0
+            while t < len(insns):
+                self.log.write(f"{t:7d}: {cfg.fmt_live(self.live[t])} {self.disasm(t)}\n")
+                t += 2 if cfg.is_ldimm64(insns[t]) else 1
+
+    def do_check_main(self) -> None:
+        st = VState()
+        f = Frame(0, 0, -1)
+        f.regs[1].mark_ptr(PTR_TO_CTX)
+        f.regs[10].mark_ptr(PTR_TO_STACK)
+        st.frames.append(f)
+        self.st = st
+        self.scratch_all()
+        self.do_check()
+
+    def check_max_stack_depth(self) -> None:
+        """Combined stack of a call chain, each frame rounded up to 32 bytes."""
+        insns = self.insns
+        bounds = self.subprogs + [len(insns)]
+        calls: dict[int, set[int]] = {n: set() for n in range(len(self.subprogs))}
+        for n in range(len(self.subprogs)):
+            for t in range(bounds[n], bounds[n + 1]):
+                i = insns[t]
+                if i.code == (o.BPF_JMP | o.BPF_CALL) and i.src == o.BPF_PSEUDO_CALL:
+                    calls[n].add(self.subprog_of[t + i.imm + 1])
+
+        def depth(n: int, seen: tuple) -> tuple[int, int]:
+            here = max(((self.stack_depth[n] + 31) // 32) * 32, 32 if self.stack_depth[n] else 0)
+            best, frames = here, 1
+            for c in calls[n]:
+                if c in seen:
+                    continue
+                d, fr = depth(c, seen + (c,))
+                if here + d > best:
+                    best, frames = here + d, fr + 1
+            return best, frames
+
+        total, frames = depth(0, (0,))
+        if total > MAX_BPF_STACK:
+            self.fail(errno.EACCES, f"combined stack size of {frames} calls is {total}. Too large")
+
+    # --- the loop ------------------------------------------------------------------------
+    def do_check(self) -> None:
+        insns = self.insns
+        log = self.log
+        do_print_state = False
+        prev_idx = -1
+        while True:
+            st = self.st
+            idx = st.insn_idx
+            self.processed += 1
+            if self.processed > COMPLEXITY_LIMIT_INSNS:
+                self.fail(errno.E2BIG, f"BPF program is too large. Processed {self.processed} insn")
+            self.aux[idx].seen = True
+            if idx in self.prune and self.is_state_visited(idx):
+                if log.enabled:
+                    if do_print_state:
+                        log.write(f"\nfrom {prev_idx} to {idx}: safe\n")
+                    else:
+                        log.write(f"{idx}: safe\n")
+                nxt = None
+            else:
+                if log.enabled:
+                    if log.level & LEVEL2 and do_print_state:
+                        log.write(f"\nfrom {prev_idx} to {idx}:" + self.state_text(True) + "\n")
+                    elif self.scr_all or self.scr_regs or self.scr_stack:
+                        log.state(idx, self.state_text(False))
+                    log.insn(idx, self.disasm(idx))
+                do_print_state = False
+                self.next_idx = None
+                nxt = self.step(idx, insns[idx])
+            if nxt is None:
+                self.path_done()
+                if not self.branch_stack:
+                    return
+                self.st, logpos, prev_idx = self.branch_stack.pop()
+                if not log.level & LEVEL2:
+                    log.reset(logpos[0])
+                    if logpos[1]:
+                        log.insn_part = len(log.parts) - 1
+                do_print_state = True
+                self.scratch_all()
+                continue
+            prev_idx = idx
+            self.st.insn_idx = nxt
+
+    def push_branch(self, state: VState, from_idx: int, to_idx: int) -> None:
+        if len(self.branch_stack) >= COMPLEXITY_LIMIT_JMP_SEQ:
+            self.fail(errno.E2BIG, f"The sequence of {len(self.branch_stack)} jumps is too complex.")
+        state.insn_idx = to_idx
+        if state.rec is not None:
+            state.rec.branches += 1
+        log = self.log
+        self.branch_stack.append((state, (len(log.parts), log.insn_part == len(log.parts) - 1
+                                          and log.insn_part >= 0), from_idx))
+
+    def path_done(self) -> None:
+        rec = self.st.rec
+        while rec is not None:
+            rec.branches -= 1
+            if rec.branches > 0:
+                break
+            rec = rec.parent
+
+    def is_state_visited(self, idx: int) -> bool:
+        st = self.st
+        recs = self.explored.setdefault(idx, [])
+        add = (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
+        live = self.live[idx] | (1 << 10)
+        keep = []
+        pruned = False
+        for n, rec in enumerate(recs):
+            if pruned:
+                keep.append(rec)
+                continue
+            if rec.branches > 0:
+                if states_identical(rec.state, st):
+                    self.log.write(f"infinite loop detected at insn {idx}\n")
+                    self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
+                    self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
+                    raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
+                if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                    add = False
+                keep.append(rec)
+                continue
+            if states_equal(rec.state, st, live):
+                rec.hit += 1
+                pruned = True
+                keep.append(rec)
+                continue
+            rec.miss += 1
+            if rec.miss > rec.hit * 3 + 3:
+                self.cur_states -= 1
+                continue
+            keep.append(rec)
+        recs[:] = keep
+        if pruned:
+            return True
+        if add:
+            rec = StateRecord(st.copy(), st.rec)
+            st.rec = rec
+            recs.append(rec)
+            self.prev_jmps, self.prev_insns = self.jmps, self.processed
+            self.total_states += 1
+            self.cur_states += 1
+            self.peak_states = max(self.peak_states, self.cur_states)
+            self.max_states_per_insn = max(self.max_states_per_insn, len(recs))
+        return False
+
+    # --- one instruction -----------------------------------------------------------------
+    def step(self, idx: int, i) -> int | None:
+        cl = i.code & 7
+        if cl in (o.BPF_JMP, o.BPF_JMP32):
+            self.jmps += 1
+        why = check_insn(self.insns, idx)
+        if why:
+            self.fail(errno.EINVAL, why)
+        if cl in (o.BPF_ALU, o.BPF_ALU64):
+            self.check_alu(i, 64 if cl == o.BPF_ALU64 else 32)
+            return idx + 1
+        if cl == o.BPF_LDX:
+            self.check_reg_read(i.src)
+            self.check_reg_write(i.dst)
+            self.check_mem_access(i.src, i.off, o.SIZE_BYTES[i.code & 0x18], False, i.dst,
+                                  sx=(i.code & 0xE0) == o.BPF_MEMSX)
+            return idx + 1
+        if cl == o.BPF_STX:
+            if (i.code & 0xE0) == o.BPF_ATOMIC:
+                self.check_atomic(i)
+                return idx + 1
+            self.check_reg_read(i.src)
+            self.check_reg_read(i.dst)
+            self.check_mem_access(i.dst, i.off, o.SIZE_BYTES[i.code & 0x18], True, i.src)
+            return idx + 1
+        if cl == o.BPF_ST:
+            self.check_reg_read(i.dst)
+            self.check_mem_access(i.dst, i.off, o.SIZE_BYTES[i.code & 0x18], True, -1, imm=i.imm)
+            return idx + 1
+        if cl == o.BPF_LD:
+            if cfg.is_ldimm64(i):
+                self.check_ld_imm(idx, i)
+                return idx + 2
+            self.check_ld_abs(i)
+            return idx + 1
+        opc = i.code & 0xF0
+        if opc == o.BPF_CALL:
+            if i.src == o.BPF_PSEUDO_CALL:
+                return self.check_func_call(idx, idx + i.imm + 1)
+            if i.src == o.BPF_PSEUDO_KFUNC_CALL:
+                self.fail(errno.EINVAL, "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF")
+            self.check_helper_call(idx, i.imm)
+            return self.next_idx if self.next_idx is not None else idx + 1
+        if opc == o.BPF_EXIT:
+            return self.check_exit(idx)
+        if opc == o.BPF_JA:
+            return cfg.jump_target(self.insns, idx)
+        if opc == o.BPF_JCOND:
+            other = self.st.copy()
+            self.push_branch(other, idx, idx + i.off + 1)
+            return idx + 1
+        return self.check_cond_jmp(idx, i, 32 if cl == o.BPF_JMP32 else 64)
+
+    # --- ALU -----------------------------------------------------------------------------
+    def check_alu(self, i, bits: int) -> None:
+        opc = i.code & 0xF0
+        x = i.code & o.BPF_X
+        regs = self.st.cur.regs
+        if opc in (o.BPF_END, o.BPF_NEG):
+            self.check_reg_read(i.dst)
+            d = regs[i.dst]
+            if self.is_pointer_value(d):
+                self.fail(errno.EACCES, f"R{i.dst} pointer arithmetic prohibited")
+            self.check_reg_write(i.dst)
+            if d.type != SCALAR:
+                d.mark_unknown()
+            if opc == o.BPF_NEG:
+                alu.scalar_op(o.BPF_NEG, bits, d, d)
+            elif bits == 32 and not x and i.imm < 64:        # le16 / le32: truncation
+                coerce_to_size(d, i.imm // 8, False)
+            elif bits == 32 and not x:
+                pass
+            elif d.var[1] == 0:
+                v = d.var[0] & ((1 << i.imm) - 1)
+                d.mark_const(int.from_bytes(v.to_bytes(i.imm // 8, "little"), "big"))
+            else:
+                d.mark_unknown()
+            return
+        if opc == o.BPF_MOV:
+            self.check_mov(i, bits)
+            return
+        if x:
+            self.check_reg_read(i.src)
+        self.check_reg_read(i.dst)
+        if opc in (o.BPF_DIV, o.BPF_MOD) and not x and i.imm == 0:
+            self.fail(errno.EINVAL, "div by zero")
+        if opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and not x and not 0 <= i.imm < bits:
+            self.fail(errno.EINVAL, f"invalid shift {i.imm}")
+        self.check_reg_write(i.dst)
+        d = regs[i.dst]
+        if x:
+            s = regs[i.src]
+        else:
+            s = Reg()
+            s.mark_const(i.imm)
+        sym = o.ALU_OPS[opc].symbol
+        if d.type != SCALAR:
+            if s.type != SCALAR:
+                if opc == o.BPF_SUB and self.privileged:
+                    d.mark_unknown()
+                    return
+                self.fail(errno.EACCES, f"R{i.dst} pointer {sym} pointer prohibited")
+            self.ptr_arith(i.dst, d, s, opc, bits, sym, False)
+        elif s.type != SCALAR:
+            self.ptr_arith(i.dst, s, d, opc, bits, sym, True)
+        else:
+            if opc in (o.BPF_DIV, o.BPF_MOD) and i.off == 1:
+                d.mark_unknown()
+                if bits == 32:
+                    d.set_view32((0, U32), 0, U32, -(1 << 31), (1 << 31) - 1)
+                return
+            alu.scalar_op(opc, bits, d, s)
+
+    def check_mov(self, i, bits: int) -> None:
+        regs = self.st.cur.regs
+        if not (i.code & o.BPF_X):
+            self.check_reg_write(i.dst)
+            regs[i.dst].mark_const(i.imm if bits == 64 else i.imm & U32)
+            return
+        self.check_reg_read(i.src)
+        if bits == 64 and i.off == o.BPF_ADDR_SPACE_CAST:
+            if not self.has_arena:
+                self.fail(errno.EINVAL, "addr_space_cast insn can only be used in a program that has an associated arena")
+            self.check_reg_write(i.dst)
+            d = regs[i.dst]
+            d.mark_unknown()
+            if i.imm == 1:
+                d.mark_ptr(PTR_TO_ARENA)
+            return
+        self.check_reg_write(i.dst)
+        s, d = regs[i.src], regs[i.dst]
+        if bits == 64:
+            if i.off == 0:
+                if s.type == SCALAR and s.var[1] and not s.id:
+                    s.id = self.new_id()
+                d.assign(s)
+                return
+            if s.type != SCALAR:
+                if not self.privileged:
+                    self.fail(errno.EACCES, f"R{i.src} sign-extension part of pointer")
+                d.mark_unknown()
+                return
+            alu.movsx(d, s.copy(), i.off, 64)
+            return
+        if s.type != SCALAR:
+            if not self.privileged:
+                self.fail(errno.EACCES, f"R{i.src} partial copy of pointer")
+            d.mark_unknown()
+            d.set_view32((0, U32), 0, U32, -(1 << 31), (1 << 31) - 1)
+            return
+        if i.off == 0:
+            view = s.view(32)
+            d.mark_unknown()
+            d.set_view32(*view)
+            return
+        low = Reg()
+        low.mark_unknown()
+        low.set_view32(*s.view(32))
+        alu.movsx(d, low, i.off, 32)
+
+    def ptr_arith(self, dst: int, ptr: Reg, off: Reg, opc: int, bits: int, sym: str,
+                  off_is_dst: bool) -> None:
+        regs = self.st.cur.regs
+        if bits == 32:
+            if opc == o.BPF_SUB and self.privileged:
+                regs[dst].mark_unknown()
+                return
+            self.fail(errno.EACCES, f"R{dst} 32-bit pointer arithmetic prohibited")
+        tname = ptr.type_str()
+        if ptr.flags & MAYBE_NULL:
+            self.fail(errno.EACCES, f"R{dst} pointer arithmetic on {tname} prohibited, null-check it first")
+        known = off.var[1] == 0
+        val = s64(off.var[0]) if known else 0
+        if ptr.type not in _PTR_ARITH_OK and not (ptr.type == CONST_PTR_TO_MAP and known and val == 0
+                                                   and opc == o.BPF_ADD):
+            self.fail(errno.EACCES, f"R{dst} pointer arithmetic on {tname} prohibited")
+        if opc not in (o.BPF_ADD, o.BPF_SUB):
+            if opc in (o.BPF_AND, o.BPF_OR, o.BPF_XOR):
+                self.fail(errno.EACCES, f"R{dst} bitwise operator {sym} on pointer prohibited")
+            self.fail(errno.EACCES, f"R{dst} pointer arithmetic with {sym} operator prohibited")
+        if opc == o.BPF_SUB and off_is_dst:
+            self.fail(errno.EACCES, f"R{dst} tried to subtract pointer from scalar")
+        if known and not -BPF_MAX_VAR_OFF < val < BPF_MAX_VAR_OFF:
+            self.fail(errno.EACCES, f"math between {tname} pointer and {val} is not allowed")
+        if not -BPF_MAX_VAR_OFF < ptr.off < BPF_MAX_VAR_OFF:
+            self.fail(errno.EACCES, f"{tname} pointer offset {ptr.off} is not allowed")
+        if off.smin == -(1 << 63):
+            self.fail(errno.EACCES, f"math between {tname} pointer and register with unbounded "
+                                    f"min value is not allowed")
+        if not -BPF_MAX_VAR_OFF < off.smin < BPF_MAX_VAR_OFF:
+            self.fail(errno.EACCES, f"value {off.smin} makes {tname} pointer be out of bounds")
+        res = ptr.copy()
+        if known:
+            res.off = ptr.off + val if opc == o.BPF_ADD else ptr.off - val
+        else:
+            tmp = Reg()
+            tmp.mark_unknown()
+            tmp.var, tmp.smin, tmp.smax, tmp.umin, tmp.umax = ptr.var, ptr.smin, ptr.smax, ptr.umin, ptr.umax
+            tmp.s32min, tmp.s32max, tmp.u32min, tmp.u32max = ptr.s32min, ptr.s32max, ptr.u32min, ptr.u32max
+            alu.scalar_op(opc, 64, tmp, off)
+            res.var, res.smin, res.smax, res.umin, res.umax = tmp.var, tmp.smin, tmp.smax, tmp.umin, tmp.umax
+            res.s32min, res.s32max, res.u32min, res.u32max = tmp.s32min, tmp.s32max, tmp.u32min, tmp.u32max
+            if res.type in PKT_TYPES:
+                res.id = self.new_id()
+                res.range = 0
+        if not self.privileged:
+            if res.type == PTR_TO_STACK and res.var[1]:
+                self.fail(errno.EACCES, f"R{dst} variable stack access prohibited for !root, "
+                                        f"var_off={tnum.to_str(res.var)} off={res.off}")
+            if res.type == PTR_TO_STACK and not -MAX_BPF_STACK <= res.off + s64(res.var[0]) < 0 \
+                    and not res.var[1]:
+                self.fail(errno.EACCES, f"R{dst} stack pointer arithmetic goes out of range, "
+                                        f"prohibited for !root; off={res.off + s64(res.var[0])}")
+            if res.type == PTR_TO_MAP_VALUE:
+                lo, hi = res.off + res.smin, res.off + res.umax
+                if lo < 0 or hi >= res.map.value_size:
+                    self.fail(errno.EACCES, f"R{dst} pointer arithmetic of map value goes out of "
+                                            f"range, prohibited for !root")
+        regs[dst] = res
+
+    # --- loads, atomics ------------------------------------------------------------------
+    def check_ld_imm(self, idx: int, i) -> None:
+        self.check_reg_write(i.dst)
+        d = self.st.cur.regs[i.dst]
+        aux = self.aux[idx]
+        if i.src == 0:
+            d.mark_const(((self.insns[idx + 1].imm & U32) << 32) | (i.imm & U32))
+            return
+        if i.src == PSEUDO_FUNC:
+            d.mark_ptr(PTR_TO_FUNC)
+            d.subprog = idx + i.imm + 1
+            return
+        if i.src in (PSEUDO_MAP_FD, PSEUDO_MAP_IDX, PSEUDO_MAP_VALUE, PSEUDO_MAP_IDX_VALUE):
+            m = aux.map
+            if m is None:
+                self.fail(errno.EINVAL, f"fd {i.imm} is not pointing to valid bpf_map")
+            if i.src in (PSEUDO_MAP_VALUE, PSEUDO_MAP_IDX_VALUE):
+                if m.map_type == MapType.ARENA:
+                    d.mark_unknown()
+                    return
+                d.mark_ptr(PTR_TO_MAP_VALUE, 0, aux.map_off)
+            else:
+                d.mark_ptr(CONST_PTR_TO_MAP)
+            d.map = m
+            return
+        self.fail(errno.EINVAL, "unrecognized bpf_ld_imm64 insn")
+
+    def check_ld_abs(self, i) -> None:
+        if self.prog_type not in LD_ABS_TYPES:
+            self.fail(errno.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
+        self.check_reg_read(6)
+        if (i.code & 0xE0) == o.BPF_IND:
+            self.check_reg_read(i.src)
+        if self.st.refs:
+            self.fail(errno.EINVAL, "BPF_LD_[ABS|IND] cannot be mixed with socket references")
+        regs = self.st.cur.regs
+        if regs[6].type != PTR_TO_CTX:
+            self.fail(errno.EINVAL, "at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+        for r in range(1, 6):
+            regs[r].mark_not_init()
+            self.scratch_reg(r)
+        regs[0].mark_unknown()
+        coerce_to_size(regs[0], o.SIZE_BYTES[i.code & 0x18], False)
+        self.scratch_reg(0)
+
+    def check_atomic(self, i) -> None:
+        size = o.SIZE_BYTES[i.code & 0x18]
+        regs = self.st.cur.regs
+        if i.imm == o.BPF_LOAD_ACQ:
+            self.check_reg_read(i.src)
+            self.check_reg_write(i.dst)
+            self.check_mem_access(i.src, i.off, size, False, i.dst)
+            return
+        if i.imm == o.BPF_STORE_REL:
+            self.check_reg_read(i.src)
+            self.check_reg_read(i.dst)
+            self.check_mem_access(i.dst, i.off, size, True, i.src)
+            return
+        self.check_reg_read(i.src)
+        self.check_reg_read(i.dst)
+        if i.imm == o.BPF_CMPXCHG:
+            self.check_reg_read(0)
+        if self.is_pointer_value(regs[i.src]):
+            self.fail(errno.EACCES, f"R{i.src} leaks addr into mem")
+        d = regs[i.dst]
+        if d.type in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS,
+                      PTR_TO_SOCK_COMMON, PTR_TO_PACKET_END):
+            self.fail(errno.EACCES, f"BPF_ATOMIC stores into R{i.dst} {d.type_str()} is not allowed")
+        fetch = i.imm & o.BPF_FETCH
+        load_reg = (0 if i.imm == o.BPF_CMPXCHG else i.src) if fetch else -1
+        if load_reg >= 0:
+            self.check_reg_write(load_reg)
+        self.check_mem_access(i.dst, i.off, size, False, load_reg)
+        self.check_mem_access(i.dst, i.off, size, True, -1)
+        if load_reg >= 0 and regs[load_reg].type != SCALAR:
+            regs[load_reg].mark_unknown()
+
+    # --- exit ----------------------------------------------------------------------------
+    def check_exit(self, idx: int) -> int | None:
+        st = self.st
+        if len(st.frames) == 1 and st.refs:
+            rid, at = st.refs[0]
+            self.fail(errno.EINVAL, f"Unreleased reference id={rid} alloc_insn={at}")
+        self.check_reg_read(0)
+        if len(st.frames) > 1:
+            return self.prepare_func_exit(idx)
+        r0 = st.cur.regs[0]
+        if self.is_pointer_value(r0):
+            self.fail(errno.EACCES, "R0 leaks addr as return value")
+        rng = RETURN_RANGES.get(self.prog_type)
+        if rng is not None:
+            self.check_retval(r0, rng, "At program exit")
+        return None
+
+    def check_retval(self, r0: Reg, rng: tuple[int, int], where: str) -> None:
+        if r0.type != SCALAR:
+            self.fail(errno.EINVAL, f"{where} the register R0 is not a known value ({r0.type_str()})")
+        if rng[0] <= r0.smin and r0.smax <= rng[1]:
+            return
+        text = f"{where} the register R0 has"
+        unknown = True
+        if r0.smin > -(1 << 63):
+            text += f" smin={r0.smin}"
+            unknown = False
+        if r0.smax < (1 << 63) - 1:
+            text += f" smax={r0.smax}"
+            unknown = False
+        if unknown:
+            text += " unknown scalar value"
+        self.fail(errno.EINVAL, f"{text} should have been in [{rng[0]}, {rng[1]}]")
+
+    # --- conditional jumps ---------------------------------------------------------------
+    def check_cond_jmp(self, idx: int, i, bits: int) -> int | None:
+        opc = i.code & 0xF0
+        regs = self.st.cur.regs
+        target = idx + i.off + 1
+        if i.code & o.BPF_X:
+            self.check_reg_read(i.src)
+            s = regs[i.src]
+            d0 = regs[i.dst]
+            if not (d0.type in PKT_TYPES | {PTR_TO_PACKET_END} and s.type in PKT_TYPES | {PTR_TO_PACKET_END}) \
+                    and self.is_pointer_value(s):
+                self.fail(errno.EACCES, f"R{i.src} pointer comparison prohibited")
+        else:
+            s = Reg()
+            s.mark_const(i.imm if bits == 64 else i.imm & U32)
+        self.check_reg_read(i.dst)
+        d = regs[i.dst]
+        pred = self.branch_taken(opc, bits, d, s)
+        null_check = (opc in (o.BPF_JEQ, o.BPF_JNE) and d.flags & MAYBE_NULL and s.type == SCALAR
+                      and s.var == (0, 0) and bits == 64)
+        pkt_cmp = d.type in PKT_TYPES | {PTR_TO_PACKET_END} and s.type in PKT_TYPES | {PTR_TO_PACKET_END}
+        if not null_check and not pkt_cmp and self.is_pointer_value(d):
+            self.fail(errno.EACCES, f"R{i.dst} pointer comparison prohibited")
+        if pred == 1:
+            return target
+        if pred == 0:
+            return idx + 1
+        other = self.st.copy()
+        ok_taken = self.refine_branch(other, i, bits, True)
+        ok_fall = self.refine_branch(self.st, i, bits, False)
+        if not ok_taken:
+            return idx + 1 if ok_fall else None
+        if not ok_fall:
+            self.st.rec and None
+            self.st = self._replace_state(other)
+            return target
+        self.push_branch(other, idx, target)
+        return idx + 1
+
+    def _replace_state(self, other: VState) -> VState:
+        other.rec = self.st.rec
+        return other
+
+    def branch_taken(self, opc: int, bits: int, d: Reg, s: Reg) -> int:
+        if d.type == SCALAR and s.type == SCALAR:
+            return alu.branch_taken(opc, bits, d, s)
+        if d.type != SCALAR and s.type == SCALAR and s.var == (0, 0) and bits == 64 \
+                and not d.flags & MAYBE_NULL and opc in (o.BPF_JEQ, o.BPF_JNE) \
+                and d.type not in (PTR_TO_SOCK_COMMON,):
+            return 0 if opc == o.BPF_JEQ else 1
+        return -1
+
+    def refine_branch(self, st: VState, i, bits: int, taken: bool) -> bool:
+        opc = i.code & 0xF0
+        regs = st.cur.regs
+        d = regs[i.dst]
+        if i.code & o.BPF_X:
+            s = regs[i.src]
+        else:
+            s = Reg()
+            s.mark_const(i.imm if bits == 64 else i.imm & U32)
+        if d.type == SCALAR and s.type == SCALAR:
+            ok = alu.refine(opc, bits, d, s, taken)
+            if ok:
+                self.sync_ids(st, d)
+                if i.code & o.BPF_X:
+                    self.sync_ids(st, s)
+            return ok
+        if d.flags & MAYBE_NULL and opc in (o.BPF_JEQ, o.BPF_JNE) and s.type == SCALAR \
+                and s.var == (0, 0) and bits == 64:
+            is_null = (opc == o.BPF_JEQ) == taken
+            self.mark_ptr_or_null(st, d.id, d.ref_obj_id, is_null)
+            return True
+        if bits == 64:
+            self.match_pkt_pointers(st, opc, d, s, taken)
+        return True
+
+    def sync_ids(self, st: VState, r: Reg) -> None:
+        if not r.id or r.type != SCALAR:
+            return
+        for other in st.all_regs():
+            if other is not r and other.id == r.id and other.type == SCALAR:
+                other.assign(r)
+
+    def mark_ptr_or_null(self, st: VState, rid: int, ref: int, is_null: bool) -> None:
+        if is_null and ref:
+            st.refs = [x for x in st.refs if x[0] != ref]
+        for f in st.frames:
+            for n, r in enumerate(f.regs):
+                if r.id == rid and r.flags & MAYBE_NULL:
+                    self._null_mark(r, is_null)
+            for spi, (types, r) in enumerate(f.stack):
+                if r is not None and r.id == rid and r.flags & MAYBE_NULL:
+                    r = r.copy()
+                    self._null_mark(r, is_null)
+                    f.stack[spi] = (types, r)
+
+    @staticmethod
+    def _null_mark(r: Reg, is_null: bool) -> None:
+        if is_null:
+            r.mark_const(0)
+        else:
+            r.flags &= ~MAYBE_NULL
+            if r.type == PTR_TO_MAP_VALUE:
+                r.id = 0
+
+    def match_pkt_pointers(self, st: VState, opc: int, d: Reg, s: Reg, taken: bool) -> None:
+        """try_match_pkt_pointers: `pkt' op pkt_end` proves [pkt, pkt') is in the packet."""
+        if d.type == PTR_TO_PACKET and s.type == PTR_TO_PACKET_END or \
+                d.type == PTR_TO_PACKET_META and s.type == PTR_TO_PACKET:
+            ptr, good = d, {o.BPF_JGT: False, o.BPF_JGE: False, o.BPF_JLT: True, o.BPF_JLE: True}
+        elif s.type == PTR_TO_PACKET and d.type == PTR_TO_PACKET_END or \
+                s.type == PTR_TO_PACKET_META and d.type == PTR_TO_PACKET:
+            ptr, good = s, {o.BPF_JGT: True, o.BPF_JGE: True, o.BPF_JLT: False, o.BPF_JLE: False}
+        else:
+            return
+        want = good.get(opc)
+        if want is None or want != taken or ptr.off < 0:
+            return
+        new_range = ptr.off
+        for r in st.all_regs():
+            if r.type == ptr.type and r.id == ptr.id:
+                r.range = max(r.range, new_range)

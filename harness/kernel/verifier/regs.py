@@ -1,0 +1,327 @@
+"""Register state: the type of what a register holds plus, for scalars and variable
+pointer offsets, signed/unsigned 64- and 32-bit bounds and a tnum (struct bpf_reg_state).
+
+Types use the kernel's names (reg_type_str) so log lines read like a real kernel's:
+`R1=ctx()`, `R10=fp0`, `R0=map_value_or_null(id=1,map=m,ks=4,vs=8)`, `R2=scalar(smin=...)`.
+"""
+
+from __future__ import annotations
+
+from harness.kernel.verifier import tnum
+
+U64 = (1 << 64) - 1
+U32 = (1 << 32) - 1
+S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
+S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
+
+# base types (enum bpf_reg_type, the ones we model)
+NOT_INIT = 0
+SCALAR = 1
+PTR_TO_CTX = 2
+CONST_PTR_TO_MAP = 3
+PTR_TO_MAP_VALUE = 4
+PTR_TO_MAP_KEY = 5
+PTR_TO_STACK = 6
+PTR_TO_PACKET_META = 7
+PTR_TO_PACKET = 8
+PTR_TO_PACKET_END = 9
+PTR_TO_MEM = 10
+PTR_TO_FUNC = 11
+PTR_TO_SOCK_COMMON = 12
+PTR_TO_FLOW_KEYS = 13
+PTR_TO_ARENA = 14
+PTR_TO_BTF_ID = 15
+
+# type flags
+MAYBE_NULL = 1
+MEM_RDONLY = 2
+MEM_RINGBUF = 4
+
+TYPE_STR = {
+    NOT_INIT: "?", SCALAR: "scalar", PTR_TO_CTX: "ctx", CONST_PTR_TO_MAP: "map_ptr",
+    PTR_TO_MAP_VALUE: "map_value", PTR_TO_MAP_KEY: "map_key", PTR_TO_STACK: "fp",
+    PTR_TO_PACKET_META: "pkt_meta", PTR_TO_PACKET: "pkt", PTR_TO_PACKET_END: "pkt_end",
+    PTR_TO_MEM: "mem", PTR_TO_FUNC: "func", PTR_TO_SOCK_COMMON: "sock_common",
+    PTR_TO_FLOW_KEYS: "flow_keys", PTR_TO_ARENA: "arena", PTR_TO_BTF_ID: "ptr_",
+}
+PKT_TYPES = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META})
+MAP_PTR_TYPES = frozenset({CONST_PTR_TO_MAP, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY})
+
+
+def s64(x: int) -> int:
+    x &= U64
+    return x - (1 << 64) if x >> 63 else x
+
+
+def s32(x: int) -> int:
+    x &= U32
+    return x - (1 << 32) if x >> 31 else x
+
+
+class Reg:
+    """One register (or a spilled register on the stack)."""
+    __slots__ = ("type", "flags", "off", "var", "smin", "smax", "umin", "umax",
+                 "s32min", "s32max", "u32min", "u32max", "id", "ref_obj_id", "map",
+                 "range", "mem_size", "frameno", "subprog")
+
+    def __init__(self, type_: int = NOT_INIT):
+        self.type = type_
+        self.flags = 0
+        self.off = 0
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map = None
+        self.range = 0
+        self.mem_size = 0
+        self.frameno = 0
+        self.subprog = 0
+        self.set_unbounded()
+        if type_ != SCALAR:
+            self.set_const_bounds(0)
+
+    # --- construction --------------------------------------------------------------------
+    def copy(self) -> "Reg":
+        r = Reg.__new__(Reg)
+        r.type = self.type; r.flags = self.flags; r.off = self.off; r.var = self.var
+        r.smin = self.smin; r.smax = self.smax; r.umin = self.umin; r.umax = self.umax
+        r.s32min = self.s32min; r.s32max = self.s32max; r.u32min = self.u32min
+        r.u32max = self.u32max; r.id = self.id; r.ref_obj_id = self.ref_obj_id
+        r.map = self.map; r.range = self.range; r.mem_size = self.mem_size
+        r.frameno = self.frameno; r.subprog = self.subprog
+        return r
+
+    def assign(self, o: "Reg") -> None:
+        for k in Reg.__slots__:
+            setattr(self, k, getattr(o, k))
+
+    def set_unbounded(self) -> None:
+        self.var = tnum.UNKNOWN
+        self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
+        self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
+
+    def set_const_bounds(self, v: int) -> None:
+        v &= U64
+        self.var = (v, 0)
+        self.smin = self.smax = s64(v)
+        self.umin = self.umax = v
+        self.s32min = self.s32max = s32(v)
+        self.u32min = self.u32max = v & U32
+
+    def mark_unknown(self) -> None:
+        """__mark_reg_unknown: a scalar about which nothing is known."""
+        self.type = SCALAR
+        self.flags = 0
+        self.off = 0
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map = None
+        self.range = 0
+        self.mem_size = 0
+        self.set_unbounded()
+
+    def mark_const(self, v: int) -> None:
+        self.mark_unknown()
+        self.set_const_bounds(v)
+
+    def mark_not_init(self) -> None:
+        self.mark_unknown()
+        self.type = NOT_INIT
+
+    def mark_ptr(self, type_: int, flags: int = 0, off: int = 0) -> None:
+        self.mark_unknown()
+        self.type = type_
+        self.flags = flags
+        self.off = off
+        self.set_const_bounds(0)
+
+    # --- predicates ----------------------------------------------------------------------
+    @property
+    def is_scalar(self) -> bool:
+        return self.type == SCALAR
+
+    @property
+    def is_ptr(self) -> bool:
+        return self.type not in (SCALAR, NOT_INIT)
+
+    def is_const(self) -> bool:
+        return self.var[1] == 0
+
+    def is_const32(self) -> bool:
+        return (self.var[1] & U32) == 0
+
+    def const_value(self) -> int:
+        return self.var[0]
+
+    def type_str(self) -> str:
+        base = TYPE_STR.get(self.type, "?")
+        if self.flags & MEM_RINGBUF:
+            base = "ringbuf_" + base
+        if self.flags & MEM_RDONLY:
+            base = "rdonly_" + base
+        if self.flags & MAYBE_NULL:
+            base += "_or_null"
+        return base
+
+    # --- bounds maintenance (reg_bounds_sync) ---------------------------------------------
+    def sync(self) -> None:
+        self._update_bounds()
+        self._deduce_bounds()
+        self._bound_offset()
+        self._update_bounds()
+
+    def _update_bounds(self) -> None:
+        v, m = self.var
+        self.smin = max(self.smin, s64(v | (m & (1 << 63))))
+        self.smax = min(self.smax, s64(v | (m & S64_MAX)))
+        self.umin = max(self.umin, v)
+        self.umax = min(self.umax, v | m)
+        v32, m32 = v & U32, m & U32
+        self.s32min = max(self.s32min, s32(v32 | (m32 & 0x80000000)))
+        self.s32max = min(self.s32max, s32(v32 | (m32 & 0x7FFFFFFF)))
+        self.u32min = max(self.u32min, v32)
+        self.u32max = min(self.u32max, v32 | m32)
+
+    def _deduce_bounds(self) -> None:
+        # 64 -> 32 when the upper halves agree
+        if (self.umin >> 32) == (self.umax >> 32):
+            self.u32min = max(self.u32min, self.umin & U32)
+            self.u32max = min(self.u32max, self.umax & U32)
+            if s32(self.umin) <= s32(self.umax):
+                self.s32min = max(self.s32min, s32(self.umin))
+                self.s32max = min(self.s32max, s32(self.umax))
+        if (self.smin >> 32) == (self.smax >> 32):
+            if (self.smin & U32) <= (self.smax & U32):
+                self.u32min = max(self.u32min, self.smin & U32)
+                self.u32max = min(self.u32max, self.smax & U32)
+            if s32(self.smin) <= s32(self.smax):
+                self.s32min = max(self.s32min, s32(self.smin))
+                self.s32max = min(self.s32max, s32(self.smax))
+        # 32-bit signed <-> unsigned
+        if s32(self.u32min) <= s32(self.u32max):
+            self.s32min = max(self.s32min, s32(self.u32min))
+            self.s32max = min(self.s32max, s32(self.u32max))
+        if (self.s32min & U32) <= (self.s32max & U32):
+            self.u32min = max(self.u32min, self.s32min & U32)
+            self.u32max = min(self.u32max, self.s32max & U32)
+        # 64-bit signed <-> unsigned
+        if s64(self.umin) <= s64(self.umax):
+            self.smin = max(self.smin, s64(self.umin))
+            self.smax = min(self.smax, s64(self.umax))
+        if (self.smin & U64) <= (self.smax & U64):
+            self.umin = max(self.umin, self.smin & U64)
+            self.umax = min(self.umax, self.smax & U64)
+        # 32 -> 64: the low half of the 64-bit bounds lies within the 32-bit bounds
+        new_umin = (self.umin & ~U32) | self.u32min
+        new_umax = (self.umax & ~U32) | self.u32max
+        if new_umin <= new_umax:
+            self.umin = max(self.umin, new_umin)
+            self.umax = min(self.umax, new_umax)
+        new_smin = (self.smin & ~U32) | self.u32min
+        new_smax = (self.smax & ~U32) | self.u32max
+        if new_smin <= new_smax:
+            self.smin = max(self.smin, new_smin)
+            self.smax = min(self.smax, new_smax)
+        if s64(self.umin) <= s64(self.umax):
+            self.smin = max(self.smin, s64(self.umin))
+            self.smax = min(self.smax, s64(self.umax))
+        if (self.smin & U64) <= (self.smax & U64):
+            self.umin = max(self.umin, self.smin & U64)
+            self.umax = min(self.umax, self.smax & U64)
+
+    def _bound_offset(self) -> None:
+        var64 = tnum.intersect(self.var, tnum.trange(self.umin, self.umax))
+        var32 = tnum.intersect(tnum.subreg(self.var), tnum.trange(self.u32min, self.u32max))
+        self.var = tnum.or_(tnum.clear_subreg(var64), var32)
+
+    def bounds_sane(self) -> bool:
+        return (self.smin <= self.smax and self.umin <= self.umax and self.s32min <= self.s32max
+                and self.u32min <= self.u32max)
+
+    # --- views for one ALU width ---------------------------------------------------------
+    def view(self, bits: int):
+        """(tnum, umin, umax, smin, smax) of the 64-bit value or of its low 32 bits."""
+        if bits == 64:
+            return self.var, self.umin, self.umax, self.smin, self.smax
+        return tnum.subreg(self.var), self.u32min, self.u32max, self.s32min, self.s32max
+
+    def set_view64(self, t, umin, umax, smin, smax) -> None:
+        self.var = t
+        self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
+        self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
+        self.sync()
+
+    def set_view32(self, t, umin, umax, smin, smax) -> None:
+        """A 32-bit result: the subregister gets these bounds, the upper half is zero."""
+        self.var = tnum.subreg(t)
+        self.u32min, self.u32max, self.s32min, self.s32max = umin, umax, smin, smax
+        self.umin, self.umax = 0, U32
+        self.smin, self.smax = 0, U32
+        self.sync()
+        # zero extension: the 64-bit value equals the u32 value
+        self.umin, self.umax = self.u32min, self.u32max
+        self.smin, self.smax = self.u32min, self.u32max
+        self.sync()
+
+    # --- printing (print_reg_state) ------------------------------------------------------
+    def fmt(self) -> str:
+        t = self.type
+        if t in (SCALAR, PTR_TO_STACK) and self.var[1] == 0:
+            prefix = "" if t == SCALAR else "fp"
+            return prefix + snum(s64(self.var[0] + self.off))
+        parts = []
+        if self.id:
+            parts.append(f"id={self.id}")
+        if self.ref_obj_id:
+            parts.append(f"ref_obj_id={self.ref_obj_id}")
+        if t in MAP_PTR_TYPES and self.map is not None:
+            name = getattr(self.map, "name", "")
+            if name:
+                parts.append(f"map={name}")
+            parts.append(f"ks={self.map.key_size},vs={self.map.value_size}")
+        if t != SCALAR and self.off:
+            parts.append("off=" + snum(self.off))
+        if t in PKT_TYPES:
+            parts.append("r=" + unum(self.range))
+        if t == PTR_TO_MEM:
+            parts.append("sz=" + unum(self.mem_size))
+        if self.var[1] == 0:
+            if self.var[0]:
+                parts.append("imm=" + snum(s64(self.var[0])))
+        else:
+            parts.extend(scalar_ranges(self))
+            if self.var[1] != U64:
+                parts.append("var_off=" + tnum.to_str(self.var))
+        return f"{self.type_str()}({','.join(parts)})"
+
+
+def snum(v: int) -> str:
+    """verbose_snum: small numbers in decimal, others as (unsigned) hex."""
+    return str(v) if -512 <= v <= 512 else f"{v & U64:#x}"
+
+
+def unum(v: int) -> str:
+    return str(v) if v <= 512 else f"{v:#x}"
+
+
+def scalar_ranges(r: Reg) -> list[str]:
+    """print_scalar_ranges: omit default bounds, merge equal ones (`smin=smin32=0`)."""
+    rows = [["smin", r.smin, r.smin == S64_MIN], ["smax", r.smax, r.smax == S64_MAX],
+            ["umin", r.umin, r.umin == 0], ["umax", r.umax, r.umax == U64],
+            ["smin32", r.s32min, r.s32min == S32_MIN], ["smax32", r.s32max, r.s32max == S32_MAX],
+            ["umin32", r.u32min, r.u32min == 0], ["umax32", r.u32max, r.u32max == U32]]
+    out = []
+    for i, m1 in enumerate(rows):
+        if m1[2]:
+            continue
+        neg1 = m1[0][0] == "s" and m1[1] < 0
+        names = [m1[0]]
+        for m2 in rows[i + 2::2]:
+            if m2[2] or m2[1] != m1[1]:
+                continue
+            if (m2[0][0] == "s" and m2[1] < 0) != neg1:
+                continue
+            m2[2] = True
+            names.append(m2[0])
+        val = snum(m1[1]) if m1[0][0] == "s" else unum(m1[1])
+        out.append("=".join(names) + "=" + val)
+    return out

@@ -1,0 +1,97 @@
+"""Load small programs into an emulated kernel for verifier tests.
+
+Programs are written in the conformance assembler syntax (harness.isa.asm) with two
+extensions for maps, resolved after assembling: `lddw %rN, map:NAME` (BPF_PSEUDO_MAP_FD)
+and `lddw %rN, mapval:NAME+OFF` (BPF_PSEUDO_MAP_VALUE).  Malformed encodings the assembler
+refuses are given as raw Insn lists instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from harness.isa import Insn, encode
+from harness.isa.asm import assemble
+from harness.kernel import EmulatedKernel, KernelConfig
+from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
+
+_MAPREF = re.compile(r"\b(map|mapval):([A-Za-z_][\w.]*)(?:\+(\d+))?")
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    errno: str = ""
+    message: str = ""
+    log: str = ""
+    processed: int = 0
+
+
+@dataclass
+class MapSpec:
+    map_type: int
+    key_size: int
+    value_size: int
+    max_entries: int = 1
+    flags: int = 0
+    init: bytes | None = None      # value of key 0 (array maps), written before freezing
+    freeze: bool = False
+
+
+@dataclass
+class Prog:
+    text: str | None = None
+    raw: list[Insn] | None = None
+    prog_type: int = 1
+    maps: dict[str, MapSpec] = field(default_factory=dict)
+    license: str = "GPL"
+    attach_type: int = 0
+    flags: int = 0
+
+
+def build(prog: Prog, kernel: EmulatedKernel) -> list[Insn]:
+    fds = {}
+    for name, m in prog.maps.items():
+        fd = kernel.map_create(MapCreateAttr(m.map_type, m.key_size, m.value_size, m.max_entries,
+                                             m.flags, map_name=name))
+        if m.init is not None:
+            kernel.map_update_elem(fd, bytes(m.key_size), m.init, 0)
+        if m.freeze:
+            kernel.map_freeze(fd)
+        fds[name] = fd
+    if prog.raw is not None:
+        return list(prog.raw)
+    refs: dict[int, tuple[str, str, int]] = {}
+    lines = []
+    for n, line in enumerate(prog.text.strip().splitlines()):
+        m = _MAPREF.search(line)
+        if m:
+            refs[n] = (m.group(1), m.group(2), int(m.group(3) or 0))
+            line = line[:m.start()] + "0" + line[m.end():]
+        lines.append(line)
+    insns = assemble("\n".join(lines))
+    # map each source line with a reference to its slot: re-assemble prefixes
+    out = list(insns)
+    for n, (kind, name, off) in refs.items():
+        slot = len(assemble("\n".join(lines[:n]) + "\nexit")) - 1 if n else 0
+        first = out[slot]
+        assert first.code == 0x18, f"map reference on a non-lddw line: {lines[n]}"
+        out[slot] = first.replace(src=1 if kind == "map" else 2, imm=fds[name])
+        out[slot + 1] = out[slot + 1].replace(imm=off)
+    return out
+
+
+def load(prog: Prog, *, privileged: bool = True, log_level: int = 1,
+         config: KernelConfig | None = None) -> Outcome:
+    kernel = EmulatedKernel(config or KernelConfig(privileged=True))
+    insns = build(prog, kernel)
+    kernel.config.privileged = privileged
+    attr = ProgLoadAttr(prog.prog_type, encode(insns), prog.license, log_level=log_level,
+                        log_size=1 << 24, expected_attach_type=prog.attach_type,
+                        prog_flags=prog.flags)
+    try:
+        res = kernel.prog_load(attr)
+    except BpfError as e:
+        return Outcome(False, e.errno_name, e.message, e.log)
+    return Outcome(True, log=res.log, processed=res.verified_insns)
