@@ -82,7 +82,12 @@ class ProgCommands:
         self._check_gpl_calls(insns, attr, gpl)
         btf = self.fds.get(attr.prog_btf_fd) if attr.prog_btf_fd else None
         ctx = LoadContext(self.config, attr, insns, aux, used_maps, btf=btf, kernel=self)
-        result = self._verify(ctx)
+        try:
+            result = self._verify(ctx)
+        except BpfError as e:
+            # the log rules apply to rejections too: no log at level 0, and a log that does
+            # not fit turns the verdict into ENOSPC (running-kernel.md §1)
+            raise BpfError(e.errno, e.message, self._log_out(attr, e.log or "")) from None
         log = self._log_out(attr, result.log)
         x = fixups.Xlated(list(ctx.insns), list(ctx.aux),
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))

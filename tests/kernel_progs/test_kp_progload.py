@@ -173,3 +173,18 @@ def test_info_on_bad_fds():
     assert err(lambda: k.prog_get_info(77)).errno == errno.EBADF
     fd = mkmap(k)
     assert err(lambda: k.prog_get_info(fd)).errno == errno.EINVAL
+
+
+def test_rejection_log_rules():
+    """A rejected program: no log at level 0; a log that does not fit -> ENOSPC."""
+    from harness.kernel.progcmds import _verifier
+    if _verifier() is None:
+        pytest.skip("the verifier (harness.kernel.verifier.verify) is not available yet")
+    k = EmulatedKernel()
+    bad = [Insn(0x95)]                                   # R0 !read_ok
+    e = err(lambda: load(k, bad))
+    assert e.errno == errno.EACCES and e.log == "" and e.message
+    e = err(lambda: load(k, bad, log_level=1))
+    assert e.errno == errno.EACCES and "R0 !read_ok" in e.log
+    e = err(lambda: load(k, bad, log_level=1, log_size=8))
+    assert e.errno == errno.ENOSPC
