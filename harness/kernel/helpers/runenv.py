@@ -21,6 +21,9 @@ from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import func_proto
 from harness.kernel.progtypes import SK_BUFF, XDP_MD, RunSetup, prepare_test_run
+from harness.kernel.vm.errors import VmError, VmFault
+from harness.kernel.vm.machine import Vm
+from harness.kernel.vm.memory import Memory
 from harness.kernelapi import BpfError, TestRunAttr, TestRunResult
 from harness.uapi import (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
                           BPF_PSEUDO_MAP_VALUE, MapType)
@@ -29,15 +32,10 @@ M64 = (1 << 64) - 1
 LD_IMM64 = 0x18
 
 
-def _vm():
-    from harness.kernel.vm import machine, memory
-    return machine, memory
-
-
 def kernel_memory(kernel):
     mem = getattr(kernel, "_vm_memory", None)
     if mem is None:
-        mem = kernel._vm_memory = _vm()[1].Memory()
+        mem = kernel._vm_memory = Memory()
         kernel._percpu_cookies = {}
     return mem
 
@@ -95,13 +93,13 @@ class VmHelperCall(HelperCall):
     def read(self, addr, size):
         try:
             return self.mem.read(addr, size)
-        except Exception as e:          # VmFault
+        except VmFault as e:
             raise MemFault(str(e)) from None
 
     def write(self, addr, data):
         try:
             self.mem.write(addr, bytes(data))
-        except Exception as e:
+        except VmFault as e:
             raise MemFault(str(e)) from None
 
     def map_arg(self, n):
@@ -133,7 +131,7 @@ class VmHelperCall(HelperCall):
     def percpu_ptr(self, cookie, cpu):
         try:
             return self.mem.percpu_addr(cookie, cpu)
-        except Exception:
+        except VmFault:
             return 0
 
     def release(self):
@@ -143,37 +141,35 @@ class VmHelperCall(HelperCall):
 
 
 def _make_dispatch(kernel, state: RunState, call: VmHelperCall):
-    machine = _vm()[0]
     cfg = kernel.config
 
     def helper(hid: int, vm) -> int:
         prog = state.prog
         if func_proto(hid, prog.prog_type, prog.expected_attach_type, cfg.privileged) is None:
-            raise machine.VmFault(f"unknown func {func_id_name(hid)}#{hid} for this program type")
+            raise VmFault(f"unknown func {func_id_name(hid)}#{hid} for this program type")
         try:
             return dispatch.call(hid, call)
         except MemFault as e:
-            raise machine.VmFault(f"helper {func_id_name(hid)}: {e}") from None
+            raise VmFault(f"helper {func_id_name(hid)}: {e}") from None
         except TailCall as tc:
             state.prog = tc.prog
             vm.tail_call(runtime_insns(kernel, tc.prog))
         except BpfError as e:
-            raise machine.VmFault(e.message) from None
+            raise VmFault(e.message) from None
     return helper
 
 
 def execute(kernel, prog, state: RunState, r1: int) -> int:
     """Run `prog` once on state.cpu with r1 = context address; returns r0 (u64)."""
-    machine, _ = _vm()
     mem = kernel_memory(kernel)
     insns = runtime_insns(kernel, prog)
-    vm = machine.Vm(mem, cpu=state.cpu, budget=kernel.config.insn_budget)
+    vm = Vm(mem, cpu=state.cpu, budget=kernel.config.insn_budget)
     call = VmHelperCall(vm, state)
     vm._dispatch = _make_dispatch(kernel, state, call)
     vm.context = state
     try:
         return vm.run(insns, r1=r1).r0
-    except machine.VmError as e:
+    except VmError as e:
         raise BpfError(errno.EFAULT, f"vm fault: {e}") from None
     finally:
         call.release()
