@@ -1,8 +1,8 @@
 """`python -m harness gen skeleton OBJ` — bpftool gen skeleton, for our objects.
 
 Prints the C header on stdout.  Bad input (unreadable or malformed object, libbpf-style
-open failure) is a one-line error, never a traceback.  The light skeleton (-L) is not
-produced: it needs a gen_loader program blob we do not generate (see docs/loader.md).
+open failure) is a one-line error, never a traceback.  The light skeleton (-L)
+embeds the loader program of harness/libbpf/gen_loader.py.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ def add_arguments(parser) -> None:
     p = sub.add_parser("skeleton", help="C skeleton header for an object (bpftool layout)")
     p.add_argument("object", help="BPF ELF object")
     p.add_argument("name", nargs="?", default=None, help="skeleton name (default: object name)")
-    p.add_argument("-L", "--light", action="store_true", help="light skeleton (not supported)")
+    p.add_argument("-L", "--light", action="store_true", help="light skeleton (embedded loader program)")
     p.add_argument("-o", "--output", default=None, help="write the header here instead of stdout")
 
 
 def run(args) -> int:
     if getattr(args, "gen_what", None) != "skeleton":
         raise HarnessError("usage: python -m harness gen skeleton OBJ [NAME] [-o FILE]")
-    if args.light:
-        raise HarnessError("light skeletons (-L) are not supported: no gen_loader program generator")
     from harness.kernelapi import BpfError
     from harness.libbpf.gen_c import gen_skeleton
     from harness.libbpf.object import Object
@@ -38,7 +36,16 @@ def run(args) -> int:
         obj = Object.open(args.object, kernel=_NoKernel(), obj_name=args.name)
     except BpfError as exc:
         raise HarnessError(f"failed to open object: {exc.message or exc}", path=args.object) from None
-    text = gen_skeleton(obj, data, args.name or obj.name)
+    if args.light:
+        from harness.libbpf.gen_c import gen_light_skeleton
+        from harness.libbpf.gen_loader import build_loader
+        try:
+            loader = build_loader(obj)
+        except BpfError as exc:
+            raise HarnessError(f"cannot generate the loader: {exc.message or exc}", path=args.object) from None
+        text = gen_light_skeleton(obj, loader, args.name or obj.name)
+    else:
+        text = gen_skeleton(obj, data, args.name or obj.name)
     if args.output:
         try:
             with open(args.output, "w") as f:
