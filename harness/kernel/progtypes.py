@@ -156,6 +156,40 @@ class RunSetup:
     xdp_data_end: int | None = None        # xdp_md.data_end given in ctx_in (echoed back)
 
 
+@dataclass
+class PacketFrame:
+    """The packet of one test_run as the program sees it: `buf` holds headroom + packet
+    (+ tailroom for XDP), and meta <= data <= end are offsets into it.  `sync` writes the
+    current pointers into the hidden u64 fields of the run-time context (see
+    fixups.convert_ctx_accesses), which is how xdp_adjust_* move them."""
+    buf: bytearray
+    meta: int
+    data: int
+    end: int
+    base: int = 0                       # VM address of buf[0]
+    ctx: bytearray | None = None        # the run-time context buffer
+    layout: CtxLayout | None = None
+    moved: bool = False
+
+    def sync(self) -> None:
+        if self.ctx is None or self.layout is None:
+            return
+        values = {"data": self.data, "data_end": self.end, "data_meta": self.meta}
+        hidden = self.layout.pointer_fields()
+        for name, off in values.items():
+            h = hidden[self.layout.fields[name].off]
+            self.ctx[h:h + 8] = (self.base + off).to_bytes(8, "little")
+
+
+def xdp_frame(packet: bytes, meta_len: int) -> PacketFrame:
+    """bpf_prog_test_run_xdp's buffer: XDP_PACKET_HEADROOM, the data, tailroom up to one
+    page minus the skb_shared_info area (frame_sz = PAGE_SIZE)."""
+    buf = bytearray(PAGE_SIZE - SKB_TAILROOM)
+    buf[XDP_PACKET_HEADROOM:XDP_PACKET_HEADROOM + len(packet)] = packet
+    start = XDP_PACKET_HEADROOM
+    return PacketFrame(buf, start, start + meta_len, start + len(packet))
+
+
 def _einval(msg: str) -> BpfError:
     return BpfError(errno.EINVAL, msg)
 
@@ -289,7 +323,7 @@ def _prepare_xdp(attr: TestRunAttr, default_cpu: int) -> RunSetup:
         data, data_end, data_meta = (XDP_MD.get(md, n) for n in ("data", "data_end", "data_meta"))
         if XDP_MD.get(md, "egress_ifindex"):
             raise _einval("xdp_md.egress_ifindex must be 0")
-        if data_meta or data > len(pkt) or data > data_end or data_end > len(pkt) or data % 4 or data > 32:
+        if data_meta or data > len(pkt) or data > data_end or data_end > len(pkt) or data % 4 or data > 255:
             raise _einval("xdp_md data/data_meta/data_end do not describe the packet")
         if XDP_MD.get(md, "ingress_ifindex"):
             raise BpfError(errno.ENODEV, "the emulator has no network devices")

@@ -257,3 +257,34 @@ def test_details_checked_against_a_6_18_kernel():
     md = (4).to_bytes(4, "little") + (60).to_bytes(4, "little") + bytes(16)
     r = run(k, xdp, data_in=PKT, ctx_in=md)
     assert r.ctx_out == md and r.data_out == PKT                            # short data_end echoed
+
+
+def _xdp_adjust(helper, delta):
+    """r0 = helper(ctx, delta); if r0 != 0 return 1000 + (-r0); else return data_end - data."""
+    return [MOV64_REG(6, 1), MOV64_IMM(2, delta), CALL(H[helper]), JEQ_IMM(0, 0, 5),
+            MOV64_IMM(1, 0), ALU64_REG(0x10, 1, 0), MOV64_REG(0, 1), ALU64_IMM(ADD, 0, 1000), EXIT(),
+            LDX_MEM(4, 2, 6, 0), LDX_MEM(4, 3, 6, 4), MOV64_REG(0, 3), ALU64_REG(0x10, 0, 2), EXIT()]
+
+
+@pytest.mark.parametrize("helper, delta, retval, out", [
+    ("xdp_adjust_head", 4, 60, PKT[4:]),                      # pop 4 bytes
+    ("xdp_adjust_head", -8, 72, bytes(8) + PKT),              # push 8 bytes of headroom
+    ("xdp_adjust_head", -256, 1000 + errno.EINVAL, PKT),      # past the xdp_frame
+    ("xdp_adjust_head", 51, 1000 + errno.EINVAL, PKT),        # less than ETH_HLEN left
+    ("xdp_adjust_tail", -10, 54, PKT[:54]),
+    ("xdp_adjust_tail", 6, 70, PKT + bytes(6)),
+    ("xdp_adjust_tail", 4000, 1000 + errno.EINVAL, PKT),
+])
+def test_xdp_adjust(helper, delta, retval, out):
+    """Results identical to a 6.18 kernel for these inputs (differential run)."""
+    k = EmulatedKernel()
+    r = run(k, load(k, _xdp_adjust(helper, delta), ProgType.XDP), data_in=PKT)
+    assert r.retval == retval and r.data_out == out
+
+
+@pytest.mark.parametrize("delta, retval", [(-4, 64), (-6, 1000 + errno.EACCES), (-36, 64), (-32, 64),
+                                           (4, 1000 + errno.EINVAL)])
+def test_xdp_adjust_meta(delta, retval):
+    k = EmulatedKernel()
+    r = run(k, load(k, _xdp_adjust("xdp_adjust_meta", delta), ProgType.XDP), data_in=PKT)
+    assert r.retval == retval

@@ -41,8 +41,7 @@ class RunState:
     seq: bytearray | None = None          # the seq_file of an iterator read
     locks_held: list = field(default_factory=list)
     ringbuf_records: dict = field(default_factory=dict)   # id(record) -> (map, record)
-    packet: bytearray | None = None       # test_run packet (skb / xdp programs)
-    pkt_start: int = 0                    # where skb->data / xdp->data starts in `packet`
+    frame: Any = None                     # progtypes.PacketFrame of skb / xdp test runs
 
     @property
     def nr_cpus(self) -> int:

@@ -1,8 +1,9 @@
-"""Packet helpers of test_run programs (net/core/filter.c): skb_load_bytes,
-skb_store_bytes, xdp_get_buff_len.  Offsets count from skb->data (after the L2 pull for
-socket filters) as in the kernel; the packet is RunState.packet.  Helpers that move
-packet boundaries (xdp_adjust_head/tail/meta, skb_change_*) are not emulated: calling
-one is a clean "not implemented" test_run error."""
+"""Packet helpers of test_run programs (net/core/filter.c) over RunState.frame
+(progtypes.PacketFrame): skb_load_bytes, skb_store_bytes, xdp_get_buff_len and the XDP
+boundary movers xdp_adjust_head / xdp_adjust_tail / xdp_adjust_meta, with the kernel's
+limits (an xdp_frame's 40 bytes at the head, ETH_HLEN of data, metadata a multiple of 4
+below 256 bytes, frame_sz = PAGE_SIZE minus the skb_shared_info tailroom).  Offsets of
+the skb helpers count from skb->data.  skb_change_* are not emulated."""
 
 from __future__ import annotations
 
@@ -10,19 +11,27 @@ import errno
 
 from harness.kernel.helpers.call import HelperCall
 from harness.kernel.helpers.registry import helper
+from harness.kernel.progtypes import ETH_HLEN
 
 BPF_F_RECOMPUTE_CSUM = 1
 BPF_F_INVALIDATE_HASH = 2
+SIZEOF_XDP_FRAME = 40
+XDP_METADATA_MAX = 255      # xdp_metalen_invalid() on 6.18: a u8, multiple of 4 (36 accepted)
 
 
-def _window(h: HelperCall, off: int, size: int) -> tuple[bytearray, int] | None:
-    pkt = h.state.packet
-    if pkt is None or off < 0 or off > 0xFFFF:
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _window(h: HelperCall, off: int, size: int):
+    f = h.state.frame
+    if f is None or off > 0xFFFF:
         return None
-    start = h.state.pkt_start + off
-    if start + size > len(pkt):
+    start = f.data + off
+    if start + size > f.end:
         return None
-    return pkt, start
+    return f.buf, start
 
 
 @helper("skb_load_bytes")
@@ -32,8 +41,8 @@ def skb_load_bytes(h: HelperCall) -> int:
     if win is None:
         h.write(dst, bytes(size))
         return -errno.EFAULT
-    pkt, start = win
-    h.write(dst, bytes(pkt[start:start + size]))
+    buf, start = win
+    h.write(dst, bytes(buf[start:start + size]))
     return 0
 
 
@@ -45,12 +54,63 @@ def skb_store_bytes(h: HelperCall) -> int:
     win = _window(h, off, size)
     if win is None:
         return -errno.EFAULT
-    pkt, start = win
-    pkt[start:start + size] = h.read(src, size)
+    buf, start = win
+    buf[start:start + size] = h.read(src, size)
     return 0
 
 
 @helper("xdp_get_buff_len")
 def xdp_get_buff_len(h: HelperCall) -> int:
-    pkt = h.state.packet
-    return 0 if pkt is None else len(pkt) - h.state.pkt_start
+    f = h.state.frame
+    return 0 if f is None else f.end - f.data
+
+
+@helper("xdp_adjust_head")
+def xdp_adjust_head(h: HelperCall) -> int:
+    f, delta = h.state.frame, _s32(h.arg(2))
+    if f is None:
+        return -errno.EINVAL
+    metalen = f.data - f.meta
+    data = f.data + delta
+    if data < SIZEOF_XDP_FRAME + metalen or data > f.end - ETH_HLEN:
+        return -errno.EINVAL
+    if metalen:
+        f.buf[f.meta + delta:f.meta + delta + metalen] = f.buf[f.meta:f.data]
+    f.meta += delta
+    f.data = data
+    f.moved = True
+    f.sync()
+    return 0
+
+
+@helper("xdp_adjust_tail")
+def xdp_adjust_tail(h: HelperCall) -> int:
+    f, delta = h.state.frame, _s32(h.arg(2))
+    if f is None:
+        return -errno.EINVAL
+    end = f.end + delta
+    if end > len(f.buf) or end < f.data + ETH_HLEN:
+        return -errno.EINVAL
+    if delta > 0:
+        f.buf[f.end:end] = bytes(delta)
+    f.end = end
+    f.moved = True
+    f.sync()
+    return 0
+
+
+@helper("xdp_adjust_meta")
+def xdp_adjust_meta(h: HelperCall) -> int:
+    f, delta = h.state.frame, _s32(h.arg(2))
+    if f is None:
+        return -errno.EINVAL
+    meta = f.meta + delta
+    if meta < SIZEOF_XDP_FRAME or meta > f.data:
+        return -errno.EINVAL
+    metalen = f.data - meta
+    if metalen % 4 or metalen > XDP_METADATA_MAX:
+        return -errno.EACCES
+    f.meta = meta
+    f.moved = True
+    f.sync()
+    return 0

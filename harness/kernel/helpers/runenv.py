@@ -20,7 +20,7 @@ from harness.kernel.helpers import dispatch
 from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import func_proto
-from harness.kernel.progtypes import SK_BUFF, XDP_MD, RunSetup, prepare_test_run
+from harness.kernel.progtypes import SK_BUFF, XDP_MD, PacketFrame, RunSetup, prepare_test_run, xdp_frame
 from harness.kernel.vm.errors import VmError, VmFault
 from harness.kernel.vm.machine import Vm
 from harness.kernel.vm.memory import Memory
@@ -177,26 +177,25 @@ def execute(kernel, prog, state: RunState, r1: int) -> int:
 
 
 # ----------------------------------------------------------------------------- test_run
-def _build_ctx(mem, setup: RunSetup) -> tuple[int, list[int], bytearray | None]:
-    """(r1, regions to free, the ctx runtime buffer)."""
+def _build_ctx(mem, setup: RunSetup):
+    """(r1, regions to free, the ctx runtime buffer, the packet frame or None)."""
     if setup.kind in ("skb", "xdp"):
         layout = SK_BUFF if setup.kind == "skb" else XDP_MD
-        pkt_base = mem.add(setup.packet, kind="packet", name="packet")
+        if setup.kind == "xdp":
+            frame = xdp_frame(setup.packet, setup.meta_len)
+        else:
+            frame = PacketFrame(setup.packet, setup.pkt_start, setup.pkt_start, len(setup.packet))
+        frame.base = mem.add(frame.buf, kind="packet", name="packet")
         buf = bytearray(layout.runtime_size)
         buf[:layout.size] = setup.ctx
-        ptrs = layout.pointer_fields()
-        data = pkt_base + setup.pkt_start
-        values = {layout.fields["data"].off: data,
-                  layout.fields["data_end"].off: pkt_base + len(setup.packet),
-                  layout.fields["data_meta"].off: pkt_base + setup.pkt_start - setup.meta_len}
-        for uapi_off, hidden in ptrs.items():
-            buf[hidden:hidden + 8] = values[uapi_off].to_bytes(8, "little")
+        frame.ctx, frame.layout = buf, layout
+        frame.sync()
         ctx_base = mem.add(buf, kind="ctx", name=layout.name)
-        return ctx_base, [ctx_base, pkt_base], buf
+        return ctx_base, [ctx_base, frame.base], buf, frame
     if setup.kind == "syscall" and not setup.ctx:
-        return 0, [], None
+        return 0, [], None, None
     ctx_base = mem.add(setup.ctx, writable=setup.kind == "syscall", kind="ctx", name=setup.kind)
-    return ctx_base, [ctx_base], setup.ctx
+    return ctx_base, [ctx_base], setup.ctx, None
 
 
 def _fit(out: bytes, size_out: int, what: str) -> bytes:
@@ -205,7 +204,7 @@ def _fit(out: bytes, size_out: int, what: str) -> bytes:
     return out
 
 
-def _ctx_out(setup: RunSetup, buf: bytearray | None) -> bytes:
+def _ctx_out(setup: RunSetup, buf: bytearray | None, frame) -> bytes:
     if setup.ctx_size_out is None or buf is None:
         return b""
     if setup.kind == "skb":
@@ -214,6 +213,8 @@ def _ctx_out(setup: RunSetup, buf: bytearray | None) -> bytes:
             if f.user_settable:
                 keep[f.off:f.off + f.size] = buf[f.off:f.off + f.size]
         return bytes(keep)
+    if setup.kind == "xdp" and frame.moved:
+        return bytes(XDP_MD.pack(data=frame.data - frame.meta, data_end=frame.end - frame.meta))
     if setup.kind == "xdp":
         # 6.18 echoes the data/data_end it was given (running-kernel.md §2), even a short data_end
         data_end = setup.xdp_data_end if setup.xdp_data_end is not None else len(setup.packet)
@@ -226,22 +227,22 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
     setup = prepare_test_run(prog.prog_type, prog.expected_attach_type, attr, cfg.nr_cpus, cfg.default_cpu,
                              prog.max_ctx_offset)
     mem = kernel_memory(kernel)
-    r1, regions, buf = _build_ctx(mem, setup)
+    r1, regions, buf, frame = _build_ctx(mem, setup)
     output: list[str] = []
     try:
         r0 = 0
         for _ in range(setup.repeat):
-            state = RunState(kernel, prog, setup.cpu, output=output, packet=setup.packet,
-                             pkt_start=setup.pkt_start)
+            state = RunState(kernel, prog, setup.cpu, output=output, frame=frame)
             r0 = execute(kernel, prog, state, r1)
         data_out = b""
-        if setup.packet is not None:
-            out = bytes(setup.packet)
+        if frame is not None:
+            out = bytes(frame.buf[frame.meta:frame.end])
             if setup.kind == "skb" and setup.pkt_start:
                 # non-L2 types: the kernel pushes the Ethernet header back zero-filled
+                out = bytes(frame.buf[:frame.end])
                 out = bytes(setup.pkt_start) + out[setup.pkt_start:]
             data_out = _fit(out, setup.data_size_out, "data")
-        ctx_out = _fit(_ctx_out(setup, buf), attr.ctx_size_out, "ctx")
+        ctx_out = _fit(_ctx_out(setup, buf, frame), attr.ctx_size_out, "ctx")
         return TestRunResult(retval=r0 & 0xFFFFFFFF, data_out=data_out, ctx_out=ctx_out, duration=0,
                              output="".join(output))
     finally:
