@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from harness.annotations import from_source
 from harness.corpus import load_case
 from harness.stages import Job, run_stage
