@@ -168,10 +168,11 @@ def compare(emu: Observation, real: Observation) -> list[Difference]:
             diffs.append(Difference("verdict", a.text(), b.text()))
         elif not a.accepted:
             if a.errno != b.errno:
-                diffs.append(Difference("errno", a.errno, b.errno))
+                diffs.append(Difference("errno", a.text(), b.text()))
             elif a.message != b.message:
                 diffs.append(Difference("message", repr(a.message), repr(b.message)))
-        if a.checked and b.checked and a.accepted == b.accepted and a.processed is not None \
+        # counts of loads that ended differently (or for different reasons) say nothing more
+        if not diffs and a.checked and b.checked and a.processed is not None \
                 and b.processed is not None and a.processed != b.processed:
             diffs.append(Difference("processed", str(a.processed), str(b.processed)))
     runs_b = {r.cpu: r for r in real.runs}
