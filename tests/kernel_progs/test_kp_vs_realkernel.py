@@ -1,0 +1,79 @@
+"""test_run of the emulated kernel against the running kernel on the same programs (only where
+bpf(2) is permitted; skipped with the reason otherwise).  Any difference is a finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import kernelapi
+from harness.isa import encode
+from harness.kernel import EmulatedKernel
+from harness.kernel.helpers import FUNC_IDS as H
+from harness.kernelapi import BpfError, ProgLoadAttr
+from harness.uapi import BPF_F_TEST_RUN_ON_CPU, ProgType
+from kp_asm import ADD, ALU64_IMM, CALL, EXIT, LD_IMM64, MOV64_IMM, MOV64_REG, RET, STX_MEM
+from test_kp_testrun import ARG5, CPU_PROG, PKT, XDP_WRITE, _xdp_adjust
+
+pytestmark = pytest.mark.realkernel
+
+
+@pytest.fixture(scope="module")
+def real():
+    from harness.realkernel import RealKernel, probe
+    avail = probe()
+    if not avail.ok:
+        pytest.skip(f"running kernel not usable: {avail.reason}")
+    return RealKernel()
+
+
+def outcome(k, insns, prog_type, **run_kw):
+    try:
+        fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns))).fd
+    except BpfError as e:
+        return ("load", e.errno_name)
+    try:
+        r = k.prog_test_run(fd, kernelapi.TestRunAttr(**run_kw))
+    except BpfError as e:
+        return ("run", e.errno_name)
+    finally:
+        k.close(fd)
+    return r.retval, r.data_out, r.ctx_out
+
+
+def printk(fmt: bytes, arg: int):
+    return [*LD_IMM64(1, int.from_bytes(fmt.ljust(8, b"\0"), "little")), STX_MEM(8, 10, 1, -8),
+            MOV64_REG(1, 10), ALU64_IMM(ADD, 1, -8), MOV64_IMM(2, 8), MOV64_IMM(3, arg),
+            CALL(H["trace_printk"]), EXIT()]
+
+
+MD64 = (0).to_bytes(4, "little") + (64).to_bytes(4, "little") + bytes(16)
+CASES = {
+    "raw_tp_cpu0": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5}),
+    "raw_tp_cpu1": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "flags": BPF_F_TEST_RUN_ON_CPU, "cpu": 1}),
+    "raw_tp_bad_cpu": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "flags": BPF_F_TEST_RUN_ON_CPU, "cpu": 64}),
+    "raw_tp_cpu_no_flag": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "cpu": 1}),
+    "raw_tp_short_ctx": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5[:4]}),
+    "xdp_write": (XDP_WRITE, ProgType.XDP, {"data_in": PKT}),
+    "xdp_md": (XDP_WRITE, ProgType.XDP, {"data_in": PKT, "ctx_in": MD64}),
+    "xdp_small_out": (XDP_WRITE, ProgType.XDP, {"data_in": PKT, "data_size_out": 16}),
+    "xdp_short_pkt": (XDP_WRITE, ProgType.XDP, {"data_in": PKT[:13]}),
+    "skb_ctx": (RET(0), ProgType.SCHED_CLS, {"data_in": PKT, "ctx_in": bytes(192)}),
+    "skb_len_set": (RET(0), ProgType.SCHED_CLS, {"data_in": PKT, "ctx_in": bytes(4) + b"\x01" + bytes(187)}),
+    "socket_filter_out": (RET(0), ProgType.SOCKET_FILTER, {"data_in": PKT}),
+    "kprobe": (RET(0), ProgType.KPROBE, {}),
+    **{f"printk_{fmt!r}": (printk(fmt, arg), ProgType.RAW_TRACEPOINT, {})
+       for fmt, arg in ((b"c %d\n\0", 7), (b"%5d\0", 3), (b"%lld\0", -5), (b"%s\0", 0), (b"%p\0", 16),
+                        (b"bad %q\0", 1))},
+    **{f"{h}_{d}": (_xdp_adjust(h, d), ProgType.XDP, {"data_in": PKT, "ctx_in": MD64})
+       for h, d in (("xdp_adjust_head", 4), ("xdp_adjust_head", -216), ("xdp_adjust_head", -217),
+                    ("xdp_adjust_head", 51), ("xdp_adjust_tail", -50), ("xdp_adjust_tail", 3456),
+                    ("xdp_adjust_tail", 3457), ("xdp_adjust_meta", -4), ("xdp_adjust_meta", -36),
+                    ("xdp_adjust_meta", -6))},
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_same_as_running_kernel(real, name):
+    insns, prog_type, run_kw = CASES[name]
+    emulated = EmulatedKernel(nr_cpus=real.nr_possible_cpus())
+    assert outcome(emulated, insns, prog_type, **run_kw) == outcome(real, insns, prog_type, **run_kw)
