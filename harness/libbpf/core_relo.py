@@ -4,7 +4,7 @@ For each record: the local type and access string ("0:1:2": pointer index, then 
 or array indices) give a local spec; candidates are target types of the same kind whose
 name matches without the `___flavor` suffix; the first candidate where the same member
 names can be followed gives the target value.  Supported kinds: field byte offset, byte
-size, existence, signedness; local/target type id, type existence and size; enum value
+size, existence, signedness, bitfield shifts; local/target type id, type existence and size; enum value
 existence and value.  A relocation that cannot be satisfied "poisons" the instruction
 into a call of 0xbad2310, as libbpf does, so only reachable uses fail to load.
 Patched fields: imm of ALU/ld_imm64, off of LDX/ST/STX.
@@ -13,6 +13,7 @@ Patched fields: imm of ALU/ld_imm64, off of LDX/ST/STX.
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.elf import btf_kinds as K
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 BPF_CORE_POISON = 0xBAD2310
 (FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT_U64, FIELD_RSHIFT_U64,
  TYPE_ID_LOCAL, TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, ENUMVAL_EXISTS, ENUMVAL_VALUE, TYPE_MATCHES) = range(13)
-_FIELD_KINDS = {FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED}
+_FIELD_KINDS = {FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT_U64,
+                FIELD_RSHIFT_U64}
 
 
 def essential_name(name: str) -> str:
@@ -38,12 +40,49 @@ def _members(btf: Btf, tid: int):
     return btf.type_by_id(tid).members
 
 
-def _field_spec(btf: Btf, tid: int, access: list[int]) -> tuple[list[str], int, int, bool] | None:
-    """(names along the path, byte offset, byte size, signed) in `btf` following indices."""
+@dataclass(frozen=True)
+class FieldLoc:
+    """Where a field sits: bit offset, bit size (bitfield size or 8 * byte size), whether it
+    is a bitfield, the byte size of its (resolved) type and whether that is signed."""
+    bit_off: int
+    bit_sz: int
+    bitfield: bool
+    type_sz: int
+    signed: bool
+
+    def calc(self, kind: int) -> int:
+        """libbpf's bpf_core_calc_field_relo() for one field kind (little endian)."""
+        byte_sz = self.type_sz
+        if not self.bitfield:
+            byte_off = self.bit_off // 8
+        else:
+            byte_off = self.bit_off // 8 // byte_sz * byte_sz
+            while self.bit_off + self.bit_sz - byte_off * 8 > byte_sz * 8:
+                if byte_sz >= 8:
+                    raise BpfError(errno.E2BIG, "CO-RE: bitfield can't be read with a single load")
+                byte_sz *= 2
+                byte_off = self.bit_off // 8 // byte_sz * byte_sz
+        return {FIELD_BYTE_OFFSET: byte_off, FIELD_BYTE_SIZE: byte_sz, FIELD_EXISTS: 1,
+                FIELD_SIGNED: int(self.signed),
+                FIELD_LSHIFT_U64: 64 - (self.bit_off + self.bit_sz - byte_off * 8),
+                FIELD_RSHIFT_U64: 64 - self.bit_sz}[kind]
+
+
+def _loc(btf: Btf, tid: int, bit_off: int, bitfield_sz: int) -> FieldLoc:
+    t = btf.type_by_id(tid)
+    signed = (t.kind == K.INT and bool(t.encoding & K.BTF_INT_SIGNED)) or \
+        (t.kind in (K.ENUM, K.ENUM64) and bool(t.kind_flag))
+    size = btf.size_of(tid)
+    return FieldLoc(bit_off, bitfield_sz or size * 8, bool(bitfield_sz), size, signed)
+
+
+def _field_spec(btf: Btf, tid: int, access: list[int]) -> tuple[list[str], FieldLoc] | None:
+    """(names along the path, location) in `btf` following the access indices."""
     tid = btf.resolve(tid)
     elem_sz = btf.size_of(tid)
     off = access[0] * elem_sz * 8
     names: list[str] = []
+    bf = 0
     for idx in access[1:]:
         t = btf.type_by_id(tid)
         if t.kind in (K.STRUCT, K.UNION):
@@ -52,27 +91,28 @@ def _field_spec(btf: Btf, tid: int, access: list[int]) -> tuple[list[str], int, 
             m = t.members[idx]
             names.append(btf.string_at(m.name_off))
             off += m.bit_offset(t.kind_flag)
+            bf = m.bitfield_size(t.kind_flag)
             tid = btf.resolve(m.type)
         elif t.kind == K.ARRAY:
             names.append(f"[{idx}]")
             tid = btf.resolve(t.single.type)
             off += idx * btf.size_of(tid) * 8
+            bf = 0
         else:
             return None
-    t = btf.type_by_id(tid)
-    signed = t.kind == K.INT and bool(t.encoding & K.BTF_INT_SIGNED)
-    return names, off // 8, btf.size_of(tid), signed
+    return names, _loc(btf, tid, off, bf)
 
 
-def _follow(btf: Btf, tid: int, name: str, bit_off: int) -> tuple[int, int] | None:
-    """Find member `name` in struct/union `tid`, looking through anonymous members."""
+def _follow(btf: Btf, tid: int, name: str, bit_off: int) -> tuple[int, int, int] | None:
+    """Find member `name` in struct/union `tid`, looking through anonymous members;
+    returns (type id, bit offset, bitfield size)."""
     t = btf.type_by_id(tid)
     for m in t.members:
         mname = btf.string_at(m.name_off)
         mtid = btf.resolve(m.type)
         moff = bit_off + m.bit_offset(t.kind_flag)
         if mname == name:
-            return mtid, moff
+            return mtid, moff, m.bitfield_size(t.kind_flag)
         if not mname and btf.type_by_id(mtid).kind in (K.STRUCT, K.UNION):
             found = _follow(btf, mtid, name, moff)
             if found:
@@ -80,9 +120,10 @@ def _follow(btf: Btf, tid: int, name: str, bit_off: int) -> tuple[int, int] | No
     return None
 
 
-def _match_target(target: Btf, cand: int, names: list[str], first_idx: int):
+def _match_target(target: Btf, cand: int, names: list[str], first_idx: int) -> FieldLoc | None:
     tid = target.resolve(cand)
     off = first_idx * target.size_of(tid) * 8
+    bf = 0
     for name in names:
         t = target.type_by_id(tid)
         if name.startswith("["):
@@ -93,16 +134,15 @@ def _match_target(target: Btf, cand: int, names: list[str], first_idx: int):
                 return None
             tid = target.resolve(t.single.type)
             off += idx * target.size_of(tid) * 8
+            bf = 0
             continue
         if t.kind not in (K.STRUCT, K.UNION):
             return None
         found = _follow(target, tid, name, off)
         if found is None:
             return None
-        tid, off = found
-    t = target.type_by_id(tid)
-    signed = t.kind == K.INT and bool(t.encoding & K.BTF_INT_SIGNED)
-    return off // 8, target.size_of(tid), signed, tid
+        tid, off, bf = found
+    return _loc(target, tid, off, bf)
 
 
 def _candidates(local: Btf, target: Btf, local_id: int) -> list[int]:
@@ -123,11 +163,9 @@ def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int)
         if spec is None:
             raise BpfError(errno.EINVAL, f"CO-RE: bad access string '{access_str}' for type [{type_id}]")
         for cand in cands:
-            got = _match_target(target, cand, spec[0], access[0])
-            if got is not None:
-                off, size, signed, _ = got
-                return {FIELD_BYTE_OFFSET: off, FIELD_BYTE_SIZE: size, FIELD_EXISTS: 1,
-                        FIELD_SIGNED: int(signed)}[kind]
+            loc = _match_target(target, cand, spec[0], access[0])
+            if loc is not None:
+                return loc.calc(kind)
         return 0 if kind == FIELD_EXISTS else None
     if kind in (TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES):
         if not cands:

@@ -152,16 +152,27 @@ def test_legacy_maps_section_refused(build):
 
 def test_core_relocations(build):
     require_module("harness.kernel.helpers.runenv", "BPF VM (test_run)")
+    from harness.libbpf.skeleton import Skeleton
     target = BpfObject.open(str(build("core_target.c"))).btf
-    obj = Object.open(str(build("core_local.c")), EmulatedKernel(), target_btf=target)
-    obj.load()
-    assert obj.programs[0].test_run(data_in=bytes(64)).retval == 0
-    bss = next(m for m in obj.maps if m.name.endswith(".bss"))
+    skel = Skeleton.open(str(build("core_local.c")), EmulatedKernel(), target_btf=target)
+    skel.load()
+    assert skel.progs.core.test_run(data_in=bytes(64)).retval == 0
     # start moved to 24, pid shrank to 2 bytes, 'gone' and struct absent_type do not exist
-    vals = struct.unpack("<7Q", bss.lookup_elem(bytes(4)))
-    assert vals[:5] == (24, 2, 0, 0, 40)
-    assert obj.elf.btf.name_of(vals[5]) == "task"                     # local id
+    vals = skel.bss.out.tolist()
+    assert vals[:5] == [24, 2, 0, 0, 40]
+    assert skel.obj.elf.btf.name_of(vals[5]) == "task"                # local id
     assert vals[6] == target.find("task", "STRUCT")                   # target id
+
+
+def test_core_bitfields(build):
+    """mid: int:7 moved to bit 37 -> 4-byte load at byte 4, shifts 52/57; hi -> lshift 32."""
+    require_module("harness.kernel.helpers.runenv", "BPF VM (test_run)")
+    from harness.libbpf.skeleton import Skeleton
+    target = BpfObject.open(str(build("core_target.c"))).btf
+    skel = Skeleton.open(str(build("core_local.c")), EmulatedKernel(), target_btf=target)
+    skel.load()
+    assert skel.progs.core_bitfields.test_run(data_in=bytes(64)).retval == 0
+    assert skel.bss.bf_out.tolist() == [4, 4, 1, 52, 57, 32]
 
 
 def test_core_without_target_btf_fails_like_libbpf(build, monkeypatch):

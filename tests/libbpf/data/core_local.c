@@ -31,3 +31,25 @@ int core(void *ctx)
 }
 
 char _license[] SEC("license") = "GPL";
+
+struct flags {
+	unsigned int lo: 3;
+	int mid: 7;
+	unsigned int hi: 22;
+} __attribute__((preserve_access_index));
+
+__u64 bf_out[6];
+
+SEC("socket")
+int core_bitfields(void *ctx)
+{
+	struct flags *f = 0;
+
+	bf_out[0] = __builtin_preserve_field_info(f->mid, 0);  /* byte offset */
+	bf_out[1] = __builtin_preserve_field_info(f->mid, 1);  /* byte size */
+	bf_out[2] = __builtin_preserve_field_info(f->mid, 3);  /* signed */
+	bf_out[3] = __builtin_preserve_field_info(f->mid, 4);  /* lshift_u64 */
+	bf_out[4] = __builtin_preserve_field_info(f->mid, 5);  /* rshift_u64 */
+	bf_out[5] = __builtin_preserve_field_info(f->hi, 4);
+	return 0;
+}

@@ -8,3 +8,12 @@ struct task {
 
 struct task tasks[1];
 char _license[] __attribute__((section("license"), used)) = "GPL";
+
+/* flags moved: 'mid' now starts at bit 37 (inside the second 32-bit word). */
+struct flags {
+	unsigned long long pad: 37;
+	int mid: 7;
+	unsigned int hi: 20;
+};
+
+struct flags all_flags[1];
