@@ -6,7 +6,8 @@ the maps' contents afterwards.  `compare(emulated, real)` lists every Difference
 the one place that decides what counts as "the same".
 
 Two fields are compared only when both sides really verified the program: the reason
-line and the processed count.  While the emulated verifier is not available the emulated
+line (only when both rejections came with a verifier log: an EPERM before the verifier
+has none on the running kernel) and the processed count (only for like outcomes).  While the emulated verifier is not available the emulated
 kernel accepts everything unchecked (its log says so, UNCHECKED_MARK); a count from such
 a load means nothing, and the verdict difference it causes is reported on its own.
 """
@@ -35,6 +36,7 @@ class LoadObs:
     message: str = ""               # the reason line when rejected
     processed: int | None = None    # verified_insns, or the log's `processed N insns`
     checked: bool = True            # False: accepted without a verifier
+    logged: bool = True             # the rejection came with a verifier log (else no reason line to compare)
 
     def text(self) -> str:
         if self.accepted:
@@ -107,7 +109,8 @@ def load_obs(exc: BpfError | None, *, log: str = "", verified_insns: int = 0) ->
     from harness.realkernel.verifier_log import processed_insns
     if exc is None:
         return LoadObs(True, processed=verified_insns or processed_insns(log), checked=UNCHECKED_MARK not in log)
-    return LoadObs(False, exc.errno_name, exc.message, processed_insns(exc.log or ""))
+    return LoadObs(False, exc.errno_name, exc.message, processed_insns(exc.log or ""),
+                   logged=bool((exc.log or "").strip()))
 
 
 def run_obs(cpu: int, fn) -> RunObs:
@@ -169,7 +172,7 @@ def compare(emu: Observation, real: Observation) -> list[Difference]:
         elif not a.accepted:
             if a.errno != b.errno:
                 diffs.append(Difference("errno", a.text(), b.text()))
-            elif a.message != b.message:
+            elif a.message != b.message and a.logged and b.logged:
                 diffs.append(Difference("message", repr(a.message), repr(b.message)))
         # counts of loads that ended differently (or for different reasons) say nothing more
         if not diffs and a.checked and b.checked and a.processed is not None \
