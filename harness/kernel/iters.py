@@ -67,19 +67,15 @@ def iter_create(kernel, link_fd: int) -> int:
     return kernel.fds.install(IterFile(link, kernel.fds.new_id()))
 
 
-def _run_elem(kernel, state, ctx_base: int) -> int:
-    from harness.kernel.helpers.runenv import execute
-    return execute(kernel, state.prog, state, ctx_base)
-
-
 def iter_read(kernel, iter_fd: int) -> bytes:
     f = kernel.fds.get(iter_fd)
     if not isinstance(f, IterFile):
         raise BpfError(errno.EINVAL, f"fd {iter_fd} is not an iterator")
     if f.done:
         return b""
-    from harness.kernel.helpers.runenv import kernel_memory
+    from harness.kernel.helpers.runenv import Runner, kernel_memory
     mem = kernel_memory(kernel)
+    runner = Runner(kernel, kernel.config.default_cpu)
     link = f.link
     state = RunState(kernel, link.prog, kernel.config.default_cpu, seq=f.seq)
     seq_handle = mem.add_object(f, kind="seq_file", name="seq_file")
@@ -97,7 +93,7 @@ def iter_read(kernel, iter_fd: int) -> bytes:
             meta[16:24] = seq_num.to_bytes(8, "little")
             cb = mem.add(ctx, writable=False, kind="ctx", name="bpf_iter__bpf_map_elem")
             regions.append(cb)
-            ret = _run_elem(kernel, state, cb)
+            ret = runner.run(link.prog, state, cb)
             seq_num += 1
             if ret & 0xFFFFFFFF:
                 break
@@ -106,8 +102,9 @@ def iter_read(kernel, iter_fd: int) -> bytes:
             ctx = ITER_MAP_ELEM.pack(meta=meta_base, map=map_addr)
             cb = mem.add(ctx, writable=False, kind="ctx", name="bpf_iter__bpf_map_elem")
             regions.append(cb)
-            _run_elem(kernel, state, cb)
+            runner.run(link.prog, state, cb)
     finally:
+        runner.close()
         for base in regions:
             mem.remove(base)
     f.done = True

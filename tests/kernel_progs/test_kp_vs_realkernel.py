@@ -48,7 +48,8 @@ def printk(fmt: bytes, arg: int):
 
 MD64 = (0).to_bytes(4, "little") + (64).to_bytes(4, "little") + bytes(16)
 CASES = {
-    "raw_tp_cpu0": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5}),
+    # (without the flag the real kernel runs on the caller's CPU, which is not deterministic)
+    "raw_tp_cpu0": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "flags": BPF_F_TEST_RUN_ON_CPU, "cpu": 0}),
     "raw_tp_cpu1": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "flags": BPF_F_TEST_RUN_ON_CPU, "cpu": 1}),
     "raw_tp_bad_cpu": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "flags": BPF_F_TEST_RUN_ON_CPU, "cpu": 64}),
     "raw_tp_cpu_no_flag": (CPU_PROG, ProgType.RAW_TRACEPOINT, {"ctx_in": ARG5, "cpu": 1}),

@@ -7,7 +7,7 @@ the VM (harness/kernel/vm) and the helpers.
   object handle for the map, MAP_VALUE on ARRAY -> element 0's storage + off, and on
   PERCPU_ARRAY -> a per-CPU cookie + off (the percpu mov that follows resolves it).
 * `VmHelperCall`: harness.kernel.helpers.call.HelperCall over a running Vm.
-* `execute(...)`: run once with a context address, turning VM faults into BpfError(EFAULT).
+* `Runner` / `execute(...)`: run with a context address on one CPU, VM faults -> BpfError(EFAULT).
 * `test_run(kernel, prog, attr)`: BPF_PROG_TEST_RUN (see progtypes for the rules).
 """
 
@@ -140,40 +140,58 @@ class VmHelperCall(HelperCall):
         self.temps.clear()
 
 
-def _make_dispatch(kernel, state: RunState, call: VmHelperCall):
-    cfg = kernel.config
+class Runner:
+    """One simulated CPU running programs of `kernel`: a Vm (kept across runs, so repeated
+    runs reuse the bound code and stack frames) plus the helper bridge."""
 
-    def helper(hid: int, vm) -> int:
+    def __init__(self, kernel, cpu: int):
+        self.kernel = kernel
+        self.privileged = kernel.config.privileged
+        self.state: RunState | None = None
+        self.vm = Vm(kernel_memory(kernel), helpers=self._helper, cpu=cpu,
+                     budget=kernel.config.insn_budget)
+        self.call = VmHelperCall(self.vm, None)
+
+    def _helper(self, hid: int, vm) -> int:
+        state = self.state
         prog = state.prog
-        if func_proto(hid, prog.prog_type, prog.expected_attach_type, cfg.privileged) is None:
+        if func_proto(hid, prog.prog_type, prog.expected_attach_type, self.privileged) is None:
             raise VmFault(f"unknown func {func_id_name(hid)}#{hid} for this program type")
         try:
-            return dispatch.call(hid, call)
+            return dispatch.call(hid, self.call)
         except MemFault as e:
             raise VmFault(f"helper {func_id_name(hid)}: {e}") from None
         except TailCall as tc:
             state.prog = tc.prog
-            vm.tail_call(runtime_insns(kernel, tc.prog))
+            vm.tail_call(runtime_insns(self.kernel, tc.prog))
         except BpfError as e:
             raise VmFault(e.message) from None
-    return helper
+
+    def run(self, prog, state: RunState, r1: int) -> int:
+        """Run `prog` once with r1 = context address; returns r0 (u64).  A VM fault (a
+        program the verifier should have refused) becomes BpfError(EFAULT)."""
+        self.state = self.call.state = state
+        try:
+            return self.vm.run(runtime_insns(self.kernel, prog), r1=r1).r0
+        except VmError as e:
+            raise BpfError(errno.EFAULT, f"vm fault: {e}") from None
+        finally:
+            self.call.release()
+
+    def close(self) -> None:
+        self.vm.close()
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def execute(kernel, prog, state: RunState, r1: int) -> int:
-    """Run `prog` once on state.cpu with r1 = context address; returns r0 (u64)."""
-    mem = kernel_memory(kernel)
-    insns = runtime_insns(kernel, prog)
-    vm = Vm(mem, cpu=state.cpu, budget=kernel.config.insn_budget)
-    call = VmHelperCall(vm, state)
-    vm._dispatch = _make_dispatch(kernel, state, call)
-    vm.context = state
-    try:
-        return vm.run(insns, r1=r1).r0
-    except VmError as e:
-        raise BpfError(errno.EFAULT, f"vm fault: {e}") from None
-    finally:
-        call.release()
-        vm.close()
+    """Run `prog` once on state.cpu (a one-off Runner)."""
+    with Runner(kernel, state.cpu) as runner:
+        return runner.run(prog, state, r1)
 
 
 # ----------------------------------------------------------------------------- test_run
@@ -231,9 +249,9 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
     output: list[str] = []
     try:
         r0 = 0
-        for _ in range(setup.repeat):
-            state = RunState(kernel, prog, setup.cpu, output=output, frame=frame)
-            r0 = execute(kernel, prog, state, r1)
+        with Runner(kernel, setup.cpu) as runner:
+            for _ in range(setup.repeat):
+                r0 = runner.run(prog, RunState(kernel, prog, setup.cpu, output=output, frame=frame), r1)
         data_out = b""
         if frame is not None:
             out = bytes(frame.buf[frame.meta:frame.end])
