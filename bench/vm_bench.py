@@ -155,6 +155,8 @@ def inline_map_runner(obj_path: Path):
     vm = Vm(mem, helpers={1: lookup, 2: update, 3: delete}, budget=1_000_000_000)
 
     def run(mem_size: int):
+        for value in table.values():
+            mem.release(value)
         table.clear()
         return vm.run(program, r1=0)
     return run

@@ -95,3 +95,14 @@ def test_memoryview_regions():
     assert raw[8:12] == b"\xff" * 4
     with pytest.raises(ValueError):
         mem.add(b"ro", writable=True)
+
+
+def test_region_churn_does_not_exhaust_the_address_space():
+    """Hash-map churn registers and releases a value region per element, forever."""
+    mem = Memory()
+    last = 0
+    for _ in range(100_000):
+        value = bytearray(8)
+        last = mem.address_of(value)
+        mem.release(value)
+    assert last > 0 and not mem.regions

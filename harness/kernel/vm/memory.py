@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from harness.kernel.vm.errors import VmFault
 
-DATA_SLOT0 = 0xFFFF8880      # data regions: kernel-looking addresses 0xffff8880_00000000...
+DATA_SLOT0 = 0x80000000      # data regions: 0x80000000_00000000 up (2**31 - 1 slots)
 COOKIE_SLOT0 = 0x00006000    # per-CPU cookies: small, obviously-not-kernel-memory values
 FUNC_SLOT = 0xFFFFFFFF       # callback "addresses": FUNC_SLOT << 32 | insn index
 SLOT_SIZE = 1 << 32
@@ -72,7 +72,7 @@ class Memory:
     # --- registration ----------------------------------------------------------------------
     def _slot(self) -> int:
         # Slots are never reused: a stale pointer into a removed region must fault, not
-        # alias whatever is registered next (2**31 slots are enough for any run).
+        # alias whatever is registered next (2**31 slots outlast any test session).
         slot = self._next_data
         if slot >= FUNC_SLOT:
             raise VmFault("address space exhausted")
