@@ -152,8 +152,10 @@ def _candidates(local: Btf, target: Btf, local_id: int) -> list[int]:
             if target.types[tid].kind == lt.kind and essential_name(target.name_of(tid)) == lname]
 
 
-def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int) -> int | None:
-    """The value the instruction should get, or None when the relocation fails."""
+def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int,
+               sizes: list | None = None) -> int | None:
+    """The value the instruction should get, or None when the relocation fails.  For a
+    non-bitfield byte offset, `sizes` receives [local field size, target field size]."""
     access = [int(x) for x in access_str.split(":")] if access_str else [0]
     if kind == TYPE_ID_LOCAL:
         return type_id
@@ -165,6 +167,8 @@ def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int)
         for cand in cands:
             loc = _match_target(target, cand, spec[0], access[0])
             if loc is not None:
+                if sizes is not None and kind == FIELD_BYTE_OFFSET and not loc.bitfield:
+                    sizes[:] = [spec[1].type_sz, loc.type_sz]
                 return loc.calc(kind)
         return 0 if kind == FIELD_EXISTS else None
     if kind in (TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES):
@@ -183,12 +187,22 @@ def calc_relo(local: Btf, target: Btf, type_id: int, access_str: str, kind: int)
     raise BpfError(errno.EOPNOTSUPP, f"CO-RE relocation kind {kind} is not supported")
 
 
-def patch_insn(insns: list[Insn], idx: int, value: int | None) -> None:
+_SIZE_BITS = {1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18}     # BPF_B, BPF_H, BPF_W, BPF_DW
+
+
+def patch_insn(insns: list[Insn], idx: int, value: int | None, sizes: list | None = None) -> None:
     insn = insns[idx]
+    cls = insn.code & 0x07
+    if value is not None and sizes and sizes[0] != sizes[1] and cls in (0x01, 0x02, 0x03):
+        # the field changed size: libbpf adjusts the load/store width to the target's
+        mem_sz = {v: k for k, v in _SIZE_BITS.items()}[insn.code & 0x18]
+        if mem_sz != sizes[0] or sizes[1] not in _SIZE_BITS:
+            raise BpfError(errno.EINVAL, f"CO-RE: insn #{idx}: unexpected mem size {mem_sz} "
+                                         f"(field {sizes[0]} -> {sizes[1]} bytes)")
+        insn = insn.replace(code=(insn.code & ~0x18) | _SIZE_BITS[sizes[1]])
     if value is None:
         insns[idx] = Insn(0x85, 0, 0, 0, BPF_CORE_POISON)
         return
-    cls = insn.code & 0x07
     if insn.code == 0x18:
         insns[idx] = insn.replace(imm=value & 0xFFFFFFFF if value < 1 << 31 else value - (1 << 32))
         insns[idx + 1] = insns[idx + 1].replace(imm=0)
@@ -218,5 +232,7 @@ def apply_core_relos(obj: "Object") -> None:
         for rec in by_sec.get(p.sec_name, ()):
             idx = rec.insn_off // 8 - p.sec_insn_off
             if 0 <= idx < len(p.insns):
-                value = calc_relo(local, target, rec.type_id, local.string_at(rec.access_str_off), rec.kind)
-                patch_insn(p.codes, idx, value)
+                sizes: list = []
+                value = calc_relo(local, target, rec.type_id, local.string_at(rec.access_str_off), rec.kind,
+                                  sizes)
+                patch_insn(p.codes, idx, value, sizes)

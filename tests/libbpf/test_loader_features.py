@@ -220,3 +220,18 @@ def test_missing_strong_ksym(build):
     with pytest.raises(BpfError) as ei:
         obj.load()
     assert ei.value.message == "extern (var ksym) 'kernel_counter': not found in kernel BTF"
+
+
+def test_core_adjusts_load_size(build):
+    """pid is 4 bytes locally and 2 on the target: the LDX becomes a 2-byte load at the
+    target offset (the kernel may then reject it: the global is laid out locally)."""
+    target = BpfObject.open(str(build("core_target.c"))).btf
+    obj = Object.open(str(build("core_local.c")), EmulatedKernel(), target_btf=target)
+    p = obj.find_program_by_name("core_load")
+    assert p.autoload is False                                      # SEC("?socket")
+    p.set_autoload(True)
+    obj.load(keep_going=True)
+    before = [i for i in p.insns if i.code & 0x07 == 0x01]
+    after = [i for i in p.final_insns if i.code & 0x07 == 0x01]
+    assert [(i.code & 0x18, i.off) for i in before] == [(0x00, 0)]     # BPF_W at pid's local offset
+    assert [(i.code & 0x18, i.off) for i in after] == [(0x08, 32)]     # BPF_H at the target's

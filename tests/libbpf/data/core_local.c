@@ -53,3 +53,13 @@ int core_bitfields(void *ctx)
 	bf_out[5] = __builtin_preserve_field_info(f->hi, 4);
 	return 0;
 }
+
+struct task some_task;
+
+SEC("?socket")
+int core_load(void *ctx)
+{
+	struct task *t = &some_task;
+
+	return t->pid;          /* a 4-byte load here; 2 bytes at offset 32 on the target */
+}
