@@ -22,6 +22,7 @@ import errno
 from harness.isa import InsnFormatError, decode
 from harness.kernel import fixups
 from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible
+from harness.kernel.maps.base import BpfMap
 from harness.kernel.prog import BpfProg
 from harness.kernel.progtypes import ctx_layout
 from harness.kernel.progload import InsnAux, LoadContext, VerifyResult
@@ -34,7 +35,6 @@ from harness.uapi import (
 )
 
 LD_IMM64 = 0x18
-BPF_MAXINSNS = 4096                 # limit for loaders without CAP_BPF... and CAP_BPF-only here
 BPF_MAX_VAR_OFF = 1 << 29
 BPF_LOG_MASK = 1 | 2 | 4 | 8        # BPF_LOG_LEVEL1 | LEVEL2 | STATS | FIXED
 KNOWN_PROG_FLAGS = (BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT | BPF_F_TEST_RND_HI32 |
@@ -54,14 +54,6 @@ def _verifier():
     return verify
 
 
-def _bpf_map_class():
-    try:
-        from harness.kernel.maps.base import BpfMap
-    except ImportError:          # maps area not there yet: anything with a map_type
-        return None
-    return BpfMap
-
-
 class ProgCommands:
     """Mixin of EmulatedKernel (harness/kernel/syscall.py); uses self.config and self.fds."""
 
@@ -72,7 +64,8 @@ class ProgCommands:
             insns = decode(attr.insns, where="prog_load insns")
         except InsnFormatError as e:
             raise BpfError(errno.EINVAL, str(e)) from None
-        limit = BPF_COMPLEXITY_LIMIT_INSNS if self.config.privileged else BPF_MAXINSNS
+        # both modeled capability sets include CAP_BPF, whose limit is the 1M of bpf_capable()
+        limit = BPF_COMPLEXITY_LIMIT_INSNS
         if not insns or len(insns) > limit:
             raise BpfError(errno.E2BIG, f"program has {len(insns)} insns (1..{limit} allowed)")
         aux = [InsnAux() for _ in insns]
@@ -131,9 +124,7 @@ class ProgCommands:
 
     def _map_from_fd(self, fd: int):
         obj = self.fds.objects.get(fd)
-        cls = _bpf_map_class()
-        is_map = obj is not None and (isinstance(obj, cls) if cls else hasattr(obj, "map_type"))
-        if not is_map:
+        if not isinstance(obj, BpfMap):
             raise BpfError(errno.EBADF if obj is None else errno.EINVAL,
                            f"fd {fd} is not pointing to valid bpf_map")
         return obj
