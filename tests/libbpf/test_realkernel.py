@@ -72,3 +72,23 @@ def test_classic_global_data_matches_emulated(real_kernel, harness_cache_dir, ca
     assert results[0] == results[1]
     if retval is not None:
         assert results[0] == retval
+
+
+def test_skeleton_live_data_on_running_kernel(real_kernel, harness_cache_dir):
+    """After load, skel.data is the kernel map (libbpf re-mmaps it): a run's increment
+    shows up, and a write from user space is seen by the next run."""
+    require_module("harness.kernel.helpers.runenv", "BPF VM (test_run)")
+    from harness.libbpf.skeleton import Skeleton
+    src = CORPUS / "data_rw.c"
+    if not src.exists():
+        pytest.skip("corpus case data_rw.c not present")
+    skel = Skeleton.open(str(compile_or_skip(src, "clang19", harness_cache_dir)), real_kernel, obj_name="data_rw")
+    try:
+        assert skel.data.counter == 40                 # initial image before load
+        skel.load()
+        assert skel.progs.data_add.test_run(data_in=bytes(64)).retval == 42
+        assert skel.data.counter == 42
+        skel.data.counter = 100
+        assert skel.progs.data_add.test_run(data_in=bytes(64)).retval == 102
+    finally:
+        skel.destroy()
