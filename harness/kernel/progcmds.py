@@ -4,10 +4,10 @@ prog_load pipeline (bpf_prog_load in kernel/bpf/syscall.c, then bpf_check):
   1. attr checks: known type, prog_flags, insn count (E2BIG), log level, privilege;
   2. decode (harness.isa) and resolve pseudo ld_imm64 (map fds, fd_array indices, direct
      value offsets) with the verifier's messages (upstream-spec §3.2);
-  3. GPL-only helper calls from a non-GPL program;
-  4. harness.kernel.verifier.verify(ctx)  (if the verifier is not importable yet, the
-     program is accepted unchecked and the log says so);
-  5. fixups (harness/kernel/fixups.py) and the program object (harness/kernel/prog.py).
+  3. harness.kernel.verifier.verify(ctx) (it also refuses GPL-only helpers in non-GPL
+     programs; if the verifier is not importable, only that GPL check is done and the
+     program is accepted unchecked, with a log saying so);
+  4. fixups (harness/kernel/fixups.py) and the program object (harness/kernel/prog.py).
 
 test_run (net/bpf/test_run.c): progtypes.prepare_test_run validates the request, then
 the program runs on the simulated CPU through harness.kernel.helpers.runenv.  The real
@@ -72,7 +72,8 @@ class ProgCommands:
         used_maps: list = []
         self._resolve_pseudo_ldimm64(insns, aux, used_maps, attr)
         gpl = license_is_gpl_compatible(attr.license)
-        self._check_gpl_calls(insns, attr, gpl)
+        if _verifier() is None:         # the verifier checks this itself, in program order
+            self._check_gpl_calls(insns, attr, gpl)
         btf = self.fds.get(attr.prog_btf_fd) if attr.prog_btf_fd else None
         ctx = LoadContext(self.config, attr, insns, aux, used_maps, btf=btf, kernel=self)
         try:
