@@ -56,6 +56,7 @@ class Object:
         self.path = elf.path
         self.btf: Btf | None = elf.btf.copy() if elf.btf is not None else None
         self.btf_fd = -1
+        self.btf_func_ok = True             # FEAT_BTF_FUNC: func_info/line_info may be passed
         self.loaded = False
         self.log: list[str] = []            # libbpf's pr_warn/pr_debug lines, for reports
         self.kconfig = X.parse_kconfig(kconfig) if isinstance(kconfig, str) else dict(kconfig or {})
@@ -252,13 +253,15 @@ class Object:
         if sec is None:
             return
         for r in self.elf.relocations.get(sec.index, ()):
-            cands = [m for m in self.maps if not m.internal and getattr(m, "values_member_off", -1) >= 0
+            cands = [m for m in self.maps if not m.internal and m.values_member_off >= 0
                      and m.sec_offset + m.values_member_off <= r.offset]
             if not cands:
                 raise BpfError(errno.EINVAL, f".maps relo #{r.offset}: cannot find map definition")
             m = max(cands, key=lambda c: c.sec_offset)
             slot = (r.offset - m.sec_offset - m.values_member_off) // 8
             sym = r.symbol
+            if sym is None:
+                raise BpfError(errno.EINVAL, f"map '{m.name}': .maps relo #{r.offset} has no symbol")
             if m.type == MapType.PROG_ARRAY:
                 target = next((p for p in self.programs if p.name == sym.name), None)
                 if target is None:
@@ -448,7 +451,7 @@ class Object:
 
     def _ext_infos(self, order) -> tuple[list, list]:
         ext = self.elf.btf_ext
-        if ext is None or self.btf_fd < 0 or not getattr(self, "btf_func_ok", True):
+        if ext is None or self.btf_fd < 0 or not self.btf_func_ok:
             return [], []
         fi_by_sec, li_by_sec = ext.func_info.by_section(), ext.line_info.by_section()
         fis, lis = [], []
@@ -503,15 +506,13 @@ class Object:
         `<idx>: <invalid BPF map reference>` + `BPF map '%s' is referenced but wasn't created`."""
         text = (exc.log or "") + "\n" + (exc.message or "")
         m = _POISON_RE.search(text)
-        if not m and getattr(p, "poisoned", None) and "unknown#2001" in text:
-            m = None
         if m is None:
             return BpfError(exc.errno, exc.message or f"prog '{p.name}': BPF program load failed", exc.log)
         map_idx = int(m.group(3)) - POISON_LDIMM64_MAP_BASE
         map_name = self.maps[map_idx].name if 0 <= map_idx < len(self.maps) else "?"
         idx = m.group(1)
         if idx is None:
-            idx = str(p.poisoned[0]) if getattr(p, "poisoned", None) else "?"
+            idx = str(p.poisoned[0]) if p.poisoned else "?"
         patch = f"{idx}: <invalid BPF map reference>\nBPF map '{map_name}' is referenced but wasn't created"
         log = (exc.log or "")
         log = _POISON_RE.sub(patch, log, count=1) if _POISON_RE.search(log) else (log + patch + "\n")
