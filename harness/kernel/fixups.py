@@ -138,15 +138,20 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> No
 # pointer field through a register known to hold the context become u64 loads from there.
 # Which registers hold the context comes from a small forward data-flow pass over the
 # entry function (r1 at entry, copies by `rX = rY`, intersection at joins), which covers
-# what compilers emit; the kernel uses the verifier's pointer types for the same decision.
+# what compilers emit, spills and fills of the pointer on the stack included; the kernel uses
+# the verifier's pointer types for the same decision.
 
 _LDX_MEM = 0x61 & ~0x18          # BPF_LDX | BPF_MEM; size bits added per access
 _SIZE_W, _SIZE_DW = 0x00, 0x18
 _CALL_CLOBBERS = frozenset({0, 1, 2, 3, 4, 5})
 
 
+_SLOT = 100      # stack slot at r10+off is tracked as the member _SLOT - off (off < 0)
+
+
 def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
-    """For each slot of the entry function: registers surely holding the ctx pointer."""
+    """For each slot of the entry function: registers (0..10) and spilled stack slots
+    (_SLOT - off) surely holding the ctx pointer."""
     state: list[frozenset[int] | None] = [None] * len(insns)
     state[0] = frozenset({1})
     work = [0]
@@ -165,11 +170,18 @@ def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
             else:
                 out = s - {insn.dst}
             succs = [i + 1]
+        elif insn.code == 0x79 and insn.src == 10:     # fill: rX = *(u64 *)(r10 + off)
+            out = s | {insn.dst} if _SLOT - insn.off in s else s - {insn.dst}
+            succs = [i + 1]
         elif cls in (0x00, 0x01):                      # legacy LD / LDX
             out, succs = s - {insn.dst, 0}, [i + 1]
         elif cls == 0x03 and (insn.code & 0xE0) == 0xC0:   # atomics may write src or r0
             out, succs = s - {insn.src, 0}, [i + 1]
         elif cls in (0x02, 0x03):
+            if insn.dst == 10:                         # a stack store: spill or overwrite
+                out = s - {_SLOT - (insn.off & ~7), _SLOT - insn.off}
+                if insn.code == 0x7B and insn.src in s:
+                    out = out | {_SLOT - insn.off}
             succs = [i + 1]
         elif cls in (_JMP, _JMP32):
             if op == _OP_EXIT:

@@ -134,6 +134,11 @@ PTRS = {76: 192, 80: 200}
     ([ldxw(2, 1, 0), MOV0, EXIT], []),
     # after a join where only one path keeps the ctx in r2: not converted
     ([Insn(0xBF, 2, 1, 0, 0), jeq(1), Insn(0xB7, 2, 0, 0, 0), ldxw(3, 2, 76), MOV0, EXIT], []),
+    # spilled to the stack and filled back
+    ([Insn(0x7B, 10, 1, -8, 0), Insn(0x85, 0, 0, 0, 7), Insn(0x79, 4, 10, -8, 0), ldxw(2, 4, 76), MOV0, EXIT], [3]),
+    # the spill slot overwritten before the fill: not converted
+    ([Insn(0x7B, 10, 1, -8, 0), Insn(0x7A, 10, 0, -8, 0), Insn(0x79, 4, 10, -8, 0), ldxw(2, 4, 76), MOV0, EXIT],
+     []),
     # after a join where both paths keep it: converted
     ([Insn(0xBF, 2, 1, 0, 0), jeq(1), Insn(0xB7, 3, 0, 0, 0), ldxw(3, 2, 76), MOV0, EXIT], [3]),
 ])
