@@ -64,7 +64,7 @@ def observe_program(kernel, prog: FuzzProgram, cpus: list[int]) -> Observation:
             obs.runs = [run_obs(c, lambda c=c: run_on_cpu(kernel, prog_fd, attr, c, prog.prog_type)) for c in cpus]
             fds.append(prog_fd)
         for attr, fd in zip(MAPS, fds):
-            obs.maps[attr.map_name] = snapshot_map(kernel, fd, attr.map_type, attr.key_size, attr.value_size)
+            obs.maps[attr.map_name] = snapshot_map(kernel, fd, attr.map_type)
     finally:
         for fd in fds:
             try:

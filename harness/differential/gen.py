@@ -297,13 +297,6 @@ def generate(seed: int | str, index: int) -> FuzzProgram:
     if 0 not in s.scalars:
         s.emit(Insn(o.BPF_ALU64 | o.BPF_MOV | o.BPF_X, 0, s.scalar()))
     s.emit(Insn(o.BPF_JMP | o.BPF_EXIT))
-    units = [Unit(u.insns, s.op_starts[t] if (u.target == -1 and (t := _target_of(s, k)) is not None) else u.target)
-             for k, u in enumerate(s.units)]
+    jump_to = {unit: s.op_starts[op] for unit, op in s.pending}      # forward jumps: op -> its first unit
+    units = [Unit(u.insns, jump_to[k]) if k in jump_to else u for k, u in enumerate(s.units)]
     return FuzzProgram(index, prog_type, tuple(encode_units(units)), risk)
-
-
-def _target_of(s: _State, unit: int) -> int | None:
-    for u, t in s.pending:
-        if u == unit:
-            return t
-    return None

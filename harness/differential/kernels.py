@@ -17,6 +17,7 @@ the same CPU through its configuration's default_cpu.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
 from harness.kernelapi import BpfError, TestRunAttr, TestRunResult
@@ -113,5 +114,5 @@ def run_on_cpu(kernel, fd: int, attr: TestRunAttr, cpu: int, prog_type: int) -> 
             config.default_cpu = old
     with pinned(cpu) as ok:
         if not ok and cpu != 0:
-            raise BpfError(1, f"cannot pin the test run to CPU {cpu}")
+            raise BpfError(errno.EPERM, f"cannot pin the test run to CPU {cpu}")
         return kernel.prog_test_run(fd, attr)

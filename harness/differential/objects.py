@@ -65,7 +65,7 @@ def observe_object(path: str, kernel, cpus: list[int]) -> ObjectObservation:
                 run_obs(cpu, lambda cpu=cpu, p=p: run_on_cpu(kernel, p.fd, attr, cpu, p.prog_type)) for cpu in cpus]
         for m in obj.maps:
             if m.fd >= 0:
-                out.maps[m.name] = snapshot_map(kernel, m.fd, m.type, m.key_size, m.value_size)
+                out.maps[m.name] = snapshot_map(kernel, m.fd, m.type)
     finally:
         obj.destroy()
     return out

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from harness.kernelapi import BpfError
-from harness.uapi import PERCPU_MAP_TYPES, MapType, round_up
+from harness.uapi import MapType
 
 #: What the emulated kernel's log says when it accepted a program without a verifier.
 UNCHECKED_MARK = "accepted unchecked"
@@ -121,7 +121,7 @@ def run_obs(cpu: int, fn) -> RunObs:
     return RunObs(cpu, retval=res.retval & 0xFFFFFFFF)
 
 
-def snapshot_map(kernel, fd: int, map_type: int, key_size: int, value_size: int) -> dict[str, str] | str:
+def snapshot_map(kernel, fd: int, map_type: int) -> dict[str, str] | str:
     """Every element as {key hex: value hex} (per-CPU values in the full user-space layout),
     or the reason the map was not read."""
     if map_type not in COMPARABLE_MAP_TYPES:
@@ -142,12 +142,7 @@ def snapshot_map(kernel, fd: int, map_type: int, key_size: int, value_size: int)
                 out[key.hex()] = exc.errno_name
     except BpfError as exc:
         return f"unreadable: {exc.errno_name}: {exc.message}"
-    del value_size
     return out
-
-
-def percpu_stride(map_type: int, value_size: int) -> int:
-    return round_up(value_size, 8) if map_type in PERCPU_MAP_TYPES else value_size
 
 
 def _map_diff(name: str, a, b) -> Difference | None:

@@ -48,11 +48,10 @@ def to_units(insns: list[Insn]) -> list[Unit]:
         width = 2 if o.is_ld_imm64(i) and s + 1 < len(insns) else 1
         target = None
         if _has_target(i):
-            dest = s + 1 + _offset(i)
+            dest = max(0, s + 1 + _offset(i))
             target = unit_of.get(dest)
-            if target is None:
-                target = len(starts) if dest >= len(insns) else next(
-                    (k for k, st in enumerate(starts) if st >= dest), len(starts)) if dest >= 0 else 0
+            if target is None:        # mid-ld_imm64 or past the end: the next unit start
+                target = next((k for k, st in enumerate(starts) if st >= dest), len(starts))
         units.append(Unit(tuple(insns[s:s + width]), target))
     return units
 
