@@ -14,7 +14,7 @@ from harness.kernelapi import BpfError
 from harness.libbpf.object import Object, kernel_version
 from harness.uapi import BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType, ProgType
 
-from libbpf_support import require_module
+from libbpf_support import require_module, toolchain_names
 
 KCONFIG = {"CONFIG_HZ": "250", "CONFIG_BPF_SYSCALL": "y"}
 
@@ -235,3 +235,14 @@ def test_core_adjusts_load_size(build):
     after = [i for i in p.final_insns if i.code & 0x07 == 0x01]
     assert [(i.code & 0x18, i.off) for i in before] == [(0x00, 0)]     # BPF_W at pid's local offset
     assert [(i.code & 0x18, i.off) for i in after] == [(0x08, 32)]     # BPF_H at the target's
+
+
+@pytest.mark.parametrize("toolchain", toolchain_names())
+def test_every_toolchain_links_and_relocates(build, toolchain):
+    """The same object from every toolchain: subprograms, callback, custom .data and
+    .rodata relocations and kconfig load and give the same result."""
+    require_module("harness.kernel.helpers.runenv", "BPF VM (test_run)")
+    obj = open_feat(build("loader_features.c", toolchain))
+    obj.load()
+    assert obj.find_program_by_name("calls").test_run(data_in=bytes(64)).retval == 24
+    assert obj.find_program_by_name("tail_target").test_run(data_in=bytes(64)).retval == 42
