@@ -4,13 +4,12 @@ Each case is wrapped as an XDP program (harness.differential.conformance); the t
 reports how many ran on the kernel and agreed, and why the others did not run.  The
 wrapper itself is checked without a kernel: on our VM it must not change any result."""
 
-from pathlib import Path
 
 import pytest
 
 from harness.differential.conformance import SUITE_DIR, run_suite, skip_reason, wrap
 from harness.isa import opcodes as o
-from harness.isa.conformance import load_case, parse_case
+from harness.isa.conformance import parse_case
 from harness.realkernel import probe
 
 AVAILABLE = probe()
