@@ -116,3 +116,15 @@ def test_queue_push_pop_from_program():
              LDX_MEM(8, 0, 10, -16), EXIT()]
     assert run(k, load(k, prog)).retval == 5
     assert k.map_lookup_elem(q, None) == (6).to_bytes(8, "little")
+
+
+def test_ringbuf_discard_and_full_ring():
+    k = EmulatedKernel()
+    rb = k.map_create(MapCreateAttr(MapType.RINGBUF, 0, 0, 4096))
+    # reserve 8 and discard it; then reserve 5000 bytes: NULL -> return 1, else 2
+    prog = [*LD_MAP_FD(1, rb), MOV64_IMM(2, 8), MOV64_IMM(3, 0), CALL(H["ringbuf_reserve"]),
+            JEQ_IMM(0, 0, 3), MOV64_REG(1, 0), MOV64_IMM(2, 0), CALL(H["ringbuf_discard"]),
+            *LD_MAP_FD(1, rb), MOV64_IMM(2, 5000), MOV64_IMM(3, 0), CALL(H["ringbuf_reserve"]),
+            JEQ_IMM(0, 0, 5), MOV64_REG(1, 0), MOV64_IMM(2, 0), CALL(H["ringbuf_discard"]), *RET(2), *RET(1)]
+    assert run(k, load(k, prog)).retval == 1
+    assert k.fds.get(rb).consume() == []
