@@ -117,3 +117,22 @@ def test_percpu_lskel_on_running_kernel(real_kernel, build):
         with pytest.raises(BpfError) as ei:
             run_loader(real_kernel, loader)
         assert ei.value.errno == 22
+
+
+def test_loader_takes_initial_value_from_user_memory(real_kernel, build):
+    """skel->maps.X.initial_value points at the skeleton's image; the loader copies it
+    with bpf_copy_from_user before MAP_UPDATE_ELEM (what makes `skel->data->x = v`
+    before load work in a light skeleton)."""
+    import ctypes
+    obj = Object.open(str(build("prog_array.c")), real_kernel, obj_name="prog_array")
+    loader = build_loader(obj)
+    idx = loader.map_names.index("prog_arr.data")
+    image = ctypes.create_string_buffer((100).to_bytes(4, "little"), 4)
+    maps, progs = run_loader(real_kernel, loader, {idx: ctypes.addressof(image)})
+    try:
+        entry = progs[loader.prog_names.index("entry")]
+        real_kernel.prog_test_run(entry, RunAttr(data_in=bytes(64)))
+        assert int.from_bytes(real_kernel.map_lookup_elem(maps[idx], bytes(4)), "little") == 101
+    finally:
+        for fd in maps + progs:
+            real_kernel.close(fd)
