@@ -34,7 +34,8 @@ from harness.isa.insn import Insn, encode
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr, TestRunAttr
 from harness.uapi import BPF_PSEUDO_MAP_VALUE, MapType, ProgType
 
-SUITE_DIR = Path("/work/shared/conformance/bpf_conformance/tests")
+#: The suite ships in shared/ beside the repository (/work/shared here, beside the clone in CI).
+SUITE_DIR = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "bpf_conformance" / "tests"
 XDP_PASS = 2
 MIN_PACKET = 64          # the XDP runner wants at least an Ethernet header; pad with zeros
 VEHICLES = ("packet", "map")

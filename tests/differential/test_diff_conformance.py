@@ -2,8 +2,7 @@
 
 Each case is wrapped as an XDP program (harness.differential.conformance); the test
 reports how many ran on the kernel and agreed, and why the others did not run.  The
-wrapper itself is checked without a kernel: on our VM it must not change any result."""
-
+wrapper itself is also checked without bpf(2): its shape, and on the emulated kernel."""
 
 import pytest
 
