@@ -115,3 +115,33 @@ def test_iter_sums_initial_image_on_every_cpu(tmp_path, bpf_build, ncpus):
     boff = _offsets(obj, ".bss")
     assert struct.unpack_from("<i", bss, boff["run_iter"])[0] == 1
     assert struct.unpack_from("<I", bss, boff["sum"])[0] == 0xC0DE * ncpus
+
+
+def _ro_percpu_map(k):
+    from harness.kernelapi import MapCreateAttr
+    from harness.uapi import BPF_F_ALL_CPUS, BPF_F_RDONLY_PROG, MapType
+    fd = k.map_create(MapCreateAttr(MapType.PERCPU_ARRAY, 4, 8, 1, map_flags=BPF_F_RDONLY_PROG,
+                                    map_name="percpu_ro_map"))
+    k.map_update_elem(fd, bytes(4), (7).to_bytes(8, "little"), BPF_F_ALL_CPUS)
+    k.map_freeze(fd)
+    return fd
+
+
+def test_rdonly_direct_read_and_write():
+    """Subtests rdonly_direct_read / rdonly_direct_write of upstream-spec §6.2 (raw insns)."""
+    from harness.isa import Insn, encode
+    from harness.kernelapi import BpfError, ProgLoadAttr, TestRunAttr
+    from harness.kernel.progcmds import _verifier
+    from harness.uapi import BPF_PSEUDO_MAP_VALUE, ProgType
+    k = EmulatedKernel(nr_cpus=3)
+    fd = _ro_percpu_map(k)
+    ld = [Insn(0x18, 1, BPF_PSEUDO_MAP_VALUE, 0, fd), Insn(0)]
+    read = k.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, encode([*ld, Insn(0x79, 0, 1, 0, 0), Insn(0x95)]),
+                                    prog_name="percpu_ro_prog")).fd
+    assert k.prog_test_run(read, TestRunAttr(data_in=bytes(64))).retval == 7
+    if _verifier() is None:
+        pytest.skip("the verifier is not available: the write is not refused")
+    write = [*ld, Insn(0x7A, 1, 0, 0, 0), Insn(0x79, 0, 1, 0, 0), Insn(0x95)]
+    with pytest.raises(BpfError) as e:
+        k.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, encode(write), log_level=1, log_size=256))
+    assert "write into map forbidden" in e.value.log
