@@ -20,7 +20,7 @@ from harness.kernel.helpers import dispatch
 from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import func_proto
-from harness.kernel.progtypes import SK_BUFF, XDP_MD, PacketFrame, RunSetup, prepare_test_run, xdp_frame
+from harness.kernel.progtypes import SK_BUFF, XDP_MD, XDP_PACKET_HEADROOM, PacketFrame, RunSetup, prepare_test_run, xdp_frame
 from harness.kernel.vm.errors import VmError, VmFault
 from harness.kernel.vm.machine import Vm
 from harness.kernel.vm.memory import Memory
@@ -251,7 +251,16 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
         r0 = 0
         with Runner(kernel, setup.cpu) as runner:
             for _ in range(setup.repeat):
+                if setup.live:                      # a fresh frame per packet, results dropped
+                    frame.buf[:] = xdp_frame(setup.packet, setup.meta_len).buf
+                    frame.meta, frame.data, frame.end = (XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM
+                                                         + setup.meta_len, XDP_PACKET_HEADROOM + len(setup.packet))
+                    frame.sync()
                 r0 = runner.run(prog, RunState(kernel, prog, setup.cpu, output=output, frame=frame), r1)
+            if setup.live:
+                r0 = 0
+                frame.buf[:] = xdp_frame(setup.packet, setup.meta_len).buf
+                frame.meta, frame.end = XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM + len(setup.packet)
         data_out = b""
         if frame is not None:
             out = bytes(frame.buf[frame.meta:frame.end])
