@@ -1,35 +1,45 @@
-"""`python -m harness fuzz-diff --seconds N --seed S [--count N]`: differential fuzzing.
+"""`python -m harness fuzz-diff --seconds N --seed S [--count N] [--what GENERATORS]`.
 
-Generates well-formed random programs (harness.differential.gen: ALU, jumps, stack, map
-operations, helper calls) as SOCKET_FILTER or XDP, loads each into the emulated kernel
-(configured like the running one) and the running kernel, runs both where both accept
-(once per CPU), and prints the agreement counts and each disagreement with a
-delta-debugged minimal reproducer and its disassembly.  Program i of a seed is always the
-same program; --seconds bounds how many are tried, --count fixes it.
+Differential fuzzing of the emulated kernel (configured like the running one) against the
+running kernel.  Generators (--what, comma list; default `programs`):
 
-Exit status: 0 when every program agreed, 1 when some disagreed, 2 for bad arguments or
-when bpf(2) is not usable here (the reason is printed).
+- programs: harness.differential.gen -- well-formed random SOCKET_FILTER / XDP programs
+  (ALU, jumps, stack, map operations, helper calls), loaded into both kernels and, where
+  both accept, run once per CPU; every disagreement is printed with a delta-debugged
+  minimal reproducer and its disassembly, then the agreement counts.  Program i of a seed
+  is always the same program; --seconds bounds how many are tried, --count fixes it.
+- maps, progs: harness.realkernel.fuzz -- random map command sequences and short
+  loop-free programs, --count cases each (default 200) from an integer seed, differences
+  printed (the first --show in full).
+
+Exit status: 0 when the kernels agree, 1 when they differ, 2 for bad arguments or when
+the running kernel cannot be used (the reason is printed, as a test's skip reason would be).
 """
 
 from __future__ import annotations
 
 from harness.errors import HarnessError
 
+DEFAULT_LEGACY_COUNT = 200
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--seconds", type=float, default=10.0, help="time budget for generating programs (default 10)")
-    parser.add_argument("--seed", default="0", help="seed (any string; default 0)")
-    parser.add_argument("--count", type=int, default=None, help="exact number of programs (overrides --seconds)")
+    parser.add_argument("--what", default="programs", help="comma list of: programs, maps, progs (default: programs)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time budget for `programs` (default 10)")
+    parser.add_argument("--seed", default="1", help="seed (default 1; `maps`/`progs` need an integer)")
+    parser.add_argument("--count", type=int, default=None,
+                        help=f"number of programs (overrides --seconds) / cases per generator (default {DEFAULT_LEGACY_COUNT})")
     parser.add_argument("--max-reproducers", type=int, default=20,
                         help="minimise at most this many disagreements (default 20)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    parser.add_argument("--show", type=int, default=5, help="maps/progs differences printed in full (default 5)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="programs: print only the summary")
 
 
 def _print(d, quiet: bool) -> None:
     if quiet:
         return
-    p, r = d.program, d.reproducer
     from harness.uapi import ProgType
+    p, r = d.program, d.reproducer
     print(f"\n#{p.index} {ProgType(p.prog_type).name}{' risk=' + p.risk if p.risk else ''}: "
           f"{d.differences[0].text()}")
     for extra in d.differences[1:]:
@@ -41,20 +51,62 @@ def _print(d, quiet: bool) -> None:
         print(f"  reproducer shows: {d.reproducer_differences[0].text()}")
 
 
-def run(args) -> int:
-    if args.seconds <= 0:
-        raise HarnessError(f"--seconds must be positive, not {args.seconds}")
-    if args.count is not None and args.count <= 0:
-        raise HarnessError(f"--count must be positive, not {args.count}")
-    from harness.realkernel import RealKernel, probe
-    available = probe()
-    if not available.ok:
-        raise HarnessError(f"kernel BPF oracle unavailable: {available.reason}")
+def _programs(real, args) -> int:
     from harness.differential.fuzz import KernelPair, fuzz
     from harness.differential.kernels import emulated_like, runnable_cpus
-    with RealKernel() as real:
-        pair = KernelPair(lambda: emulated_like(real), RealKernel, runnable_cpus(real))
+    from harness.realkernel import RealKernel
+    pair = KernelPair(lambda: emulated_like(real), RealKernel, runnable_cpus(real))
     report = fuzz(pair, args.seed, count=args.count, seconds=None if args.count else args.seconds,
                   max_reproducers=args.max_reproducers, progress=lambda d: _print(d, args.quiet))
     print(("\n" if report.disagreements and not args.quiet else "") + report.summary())
-    return 0 if report.disagree == 0 else 1
+    return report.disagree
+
+
+def _legacy(real, names: list[str], args) -> int:
+    from harness.realkernel.fuzz import FUZZERS, emulated_like
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise HarnessError(f"--seed must be an integer for {', '.join(names)}, not {args.seed!r}") from None
+    count = DEFAULT_LEGACY_COUNT if args.count is None else args.count
+    emulated = emulated_like(real)
+    total = []
+    for name in names:
+        diffs = FUZZERS[name](real, emulated, count, seed)
+        kinds: dict[str, int] = {}
+        for d in diffs:
+            kinds[d.kind] = kinds.get(d.kind, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+        print(f"{name}: {count} cases from seed {seed}, differences: {summary}")
+        total.extend(diffs)
+    for d in total[:args.show]:
+        print(f"\n[{d.kind}] seed {d.seed}: {d.detail}")
+        for line in d.context:
+            print(f"    {line}")
+    return len(total)
+
+
+def run(args) -> int:
+    from harness.realkernel.fuzz import FUZZERS
+    wanted = [w.strip() for w in args.what.split(",") if w.strip()]
+    known = ("programs", *FUZZERS)
+    unknown = [w for w in wanted if w not in known]
+    if unknown or not wanted:
+        raise HarnessError(f"--what: unknown generator(s) {', '.join(unknown) or '(none given)'}; "
+                           f"known: {', '.join(known)}")
+    if args.seconds <= 0:
+        raise HarnessError(f"--seconds must be positive, not {args.seconds}")
+    if args.count is not None and args.count < 0:
+        raise HarnessError(f"--count must not be negative, not {args.count}")
+    from harness.realkernel import RealKernel, probe
+    available = probe()
+    if not available.ok:
+        raise HarnessError(f"running kernel unavailable: {available.reason}")
+    differing = 0
+    with RealKernel() as real:
+        if "programs" in wanted:
+            differing += _programs(real, args)
+        legacy = [w for w in wanted if w != "programs"]
+        if legacy:
+            differing += _legacy(real, legacy, args)
+    return 1 if differing else 0
