@@ -29,6 +29,8 @@ NET_SKB_PAD = 64
 SKB_TAILROOM = 320          # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64
 MAX_BPF_FUNC_ARGS = 12
 TEST_XDP_MAX_BATCH = 256
+MAX_SKB_FRAGS = 17
+XDP_LINEAR_MAX = PAGE_SIZE - XDP_PACKET_HEADROOM - SKB_TAILROOM      # 3520
 LOOPBACK_IFINDEX = 1        # skb test runs use the loopback device
 U16_MAX = 0xFFFF
 
@@ -170,10 +172,21 @@ class PacketFrame:
     meta: int
     data: int
     end: int
+    frags: bytearray = field(default_factory=bytearray)   # XDP: bytes past the linear part
     base: int = 0                       # VM address of buf[0]
     ctx: bytearray | None = None        # the run-time context buffer
     layout: CtxLayout | None = None
     moved: bool = False
+
+    def reset(self, other: "PacketFrame") -> None:
+        """Take the packet and pointers of a freshly built frame (live-frames repeats)."""
+        self.buf[:] = other.buf
+        self.frags[:] = other.frags
+        self.meta, self.data, self.end = other.meta, other.data, other.end
+        self.sync()
+
+    def out(self) -> bytes:
+        return bytes(self.buf[self.meta:self.end]) + bytes(self.frags)
 
     def sync(self) -> None:
         if self.ctx is None or self.layout is None:
@@ -187,11 +200,14 @@ class PacketFrame:
 
 def xdp_frame(packet: bytes, meta_len: int) -> PacketFrame:
     """bpf_prog_test_run_xdp's buffer: XDP_PACKET_HEADROOM, the data, tailroom up to one
-    page minus the skb_shared_info area (frame_sz = PAGE_SIZE)."""
+    page minus the skb_shared_info area (frame_sz = PAGE_SIZE).  Data beyond the linear
+    part (XDP_LINEAR_MAX bytes) goes into page frags, which direct packet access does not
+    see but data_out and bpf_xdp_get_buff_len do."""
+    linear = packet[:XDP_LINEAR_MAX]
     buf = bytearray(PAGE_SIZE - SKB_TAILROOM)
-    buf[XDP_PACKET_HEADROOM:XDP_PACKET_HEADROOM + len(packet)] = packet
+    buf[XDP_PACKET_HEADROOM:XDP_PACKET_HEADROOM + len(linear)] = linear
     start = XDP_PACKET_HEADROOM
-    return PacketFrame(buf, start, start + meta_len, start + len(packet))
+    return PacketFrame(buf, start, start + meta_len, start + len(linear), bytearray(packet[XDP_LINEAR_MAX:]))
 
 
 def _einval(msg: str) -> BpfError:
@@ -226,8 +242,8 @@ def _repeat(attr: TestRunAttr, allowed: bool) -> int:
 def _ctx_in(attr: TestRunAttr, layout: CtxLayout) -> bytearray:
     """bpf_ctx_init: a shorter ctx_in is zero-extended, a longer one must be zero beyond."""
     data = attr.ctx_in or b""
-    if len(data) > layout.size and any(data[layout.size:]):
-        raise _einval(f"ctx_in has non-zero bytes past sizeof(struct {layout.name})")
+    if len(data) > layout.size and any(data[layout.size:]):     # bpf_check_uarg_tail_zero
+        raise BpfError(errno.E2BIG, f"ctx_in has non-zero bytes past sizeof(struct {layout.name})")
     buf = bytearray(layout.size)
     buf[:min(len(data), layout.size)] = data[:layout.size]
     return buf
@@ -302,7 +318,7 @@ def _prepare_skb(prog_type: int, attr: TestRunAttr, default_cpu: int) -> RunSetu
     pull = 0 if prog_type in _L2_TYPES else ETH_HLEN
     proto = int.from_bytes(pkt[12:14], "big")
     for name, value in (("len", len(pkt) - pull), ("protocol", struct.unpack("<H", struct.pack(">H", proto))[0]),
-                        ("wire_len", SK_BUFF.get(ctx, "wire_len") or len(pkt)),
+                        ("wire_len", SK_BUFF.get(ctx, "wire_len") or len(pkt) - pull),
                         ("ifindex", SK_BUFF.get(ctx, "ifindex") or LOOPBACK_IFINDEX)):
         f = SK_BUFF.fields[name]
         ctx[f.off:f.off + f.size] = value.to_bytes(f.size, "little")
@@ -322,7 +338,13 @@ def _prepare_xdp(attr: TestRunAttr, default_cpu: int) -> RunSetup:
     if live and attr.ctx_in:
         raise _einval("XDP live frames take no ctx_in (observed on 6.18)")
     repeat = _repeat(attr, allowed=True)
-    pkt = _packet_in(attr, XDP_PACKET_HEADROOM, SKB_TAILROOM)
+    pkt = bytearray(attr.data_in or b"")
+    if len(pkt) < ETH_HLEN:
+        raise _einval(f"data_in of {len(pkt)} bytes is shorter than an Ethernet header")
+    if len(pkt) > XDP_LINEAR_MAX and live:
+        raise _einval("live frames cannot be jumbo frames")
+    if len(pkt) > XDP_LINEAR_MAX + MAX_SKB_FRAGS * PAGE_SIZE:
+        raise BpfError(errno.ENOMEM, f"data_in of {len(pkt)} bytes needs more than {MAX_SKB_FRAGS} frags")
     meta_len = 0
     data_end = None
     if attr.ctx_in:

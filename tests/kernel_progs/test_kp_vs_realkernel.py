@@ -46,6 +46,7 @@ def printk(fmt: bytes, arg: int):
             CALL(H["trace_printk"]), EXIT()]
 
 
+BIG = bytes(i & 0xFF for i in range(5000))
 MD64 = (0).to_bytes(4, "little") + (64).to_bytes(4, "little") + bytes(16)
 CASES = {
     # (without the flag the real kernel runs on the caller's CPU, which is not deterministic)
@@ -71,6 +72,13 @@ CASES = {
     "skb_len_set": (RET(0), ProgType.SCHED_CLS, {"data_in": PKT, "ctx_in": bytes(4) + b"\x01" + bytes(187)}),
     "socket_filter_out": (RET(0), ProgType.SOCKET_FILTER, {"data_in": PKT}),
     "kprobe": (RET(0), ProgType.KPROBE, {}),
+    "skb_ctx_tail_zero": (RET(0), ProgType.SOCKET_FILTER, {"data_in": PKT, "ctx_in": bytes(200)}),
+    "skb_ctx_tail_set": (RET(0), ProgType.SCHED_CLS, {"data_in": PKT, "ctx_in": bytes(192) + b"\x01"}),
+    "skb_ctx_short_out": (RET(0), ProgType.SCHED_CLS, {"data_in": PKT, "ctx_in": bytes(8)}),
+    "xdp_jumbo_len": ([CALL(H["xdp_get_buff_len"]), EXIT()], ProgType.XDP, {"data_in": BIG}),
+    "xdp_too_many_frags": (RET(2), ProgType.XDP, {"data_in": bytes(3520 + 17 * 4096 + 1)}),
+    **{f"xdp_jumbo_tail_{d}": (_xdp_adjust("xdp_adjust_tail", d), ProgType.XDP, {"data_in": BIG})
+       for d in (-10, 10, -2000, 3000)},
     **{f"printk_{fmt!r}": (printk(fmt, arg), ProgType.RAW_TRACEPOINT, {})
        for fmt, arg in ((b"c %d\n\0", 7), (b"%5d\0", 3), (b"%lld\0", -5), (b"%s\0", 0), (b"%p\0", 16),
                         (b"bad %q\0", 1))},

@@ -11,7 +11,7 @@ import errno
 
 from harness.kernel.helpers.call import HelperCall
 from harness.kernel.helpers.registry import helper
-from harness.kernel.progtypes import ETH_HLEN
+from harness.kernel.progtypes import ETH_HLEN, PAGE_SIZE
 
 BPF_F_RECOMPUTE_CSUM = 1
 BPF_F_INVALIDATE_HASH = 2
@@ -62,7 +62,7 @@ def skb_store_bytes(h: HelperCall) -> int:
 @helper("xdp_get_buff_len")
 def xdp_get_buff_len(h: HelperCall) -> int:
     f = h.state.frame
-    return 0 if f is None else f.end - f.data
+    return 0 if f is None else f.end - f.data + len(f.frags)
 
 
 @helper("xdp_adjust_head")
@@ -88,6 +88,19 @@ def xdp_adjust_tail(h: HelperCall) -> int:
     f, delta = h.state.frame, _s32(h.arg(2))
     if f is None:
         return -errno.EINVAL
+    if f.frags:                 # the tail is in the last page frag (bpf_xdp_frags_*_tail)
+        last = len(f.frags) % PAGE_SIZE or PAGE_SIZE
+        if delta > PAGE_SIZE - last or -delta > f.end - f.data + len(f.frags) - ETH_HLEN:
+            return -errno.EINVAL
+        if delta > 0:
+            f.frags += bytes(delta)
+        else:
+            cut = min(-delta, len(f.frags))          # frags go first, then the linear tail
+            del f.frags[len(f.frags) - cut:]
+            f.end -= -delta - cut
+            f.sync()
+        f.moved = True
+        return 0
     end = f.end + delta
     if end > len(f.buf) or end < f.data + ETH_HLEN:
         return -errno.EINVAL

@@ -20,7 +20,7 @@ from harness.kernel.helpers import dispatch
 from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import func_proto
-from harness.kernel.progtypes import SK_BUFF, XDP_MD, XDP_PACKET_HEADROOM, PacketFrame, RunSetup, prepare_test_run, xdp_frame
+from harness.kernel.progtypes import SK_BUFF, XDP_MD, PacketFrame, RunSetup, prepare_test_run, xdp_frame
 from harness.kernel.vm.errors import VmError, VmFault
 from harness.kernel.vm.machine import Vm
 from harness.kernel.vm.memory import Memory
@@ -236,6 +236,7 @@ def _ctx_out(setup: RunSetup, buf: bytearray | None, frame) -> bytes:
     if setup.kind == "xdp":
         # 6.18 echoes the data/data_end it was given (running-kernel.md §2), even a short data_end
         data_end = setup.xdp_data_end if setup.xdp_data_end is not None else len(setup.packet)
+        data_end = min(data_end, frame.end - frame.meta)
         return bytes(XDP_MD.pack(data=setup.meta_len, data_end=data_end))
     return bytes(buf)
 
@@ -252,24 +253,21 @@ def test_run(kernel, prog, attr: TestRunAttr) -> TestRunResult:
         with Runner(kernel, setup.cpu) as runner:
             for _ in range(setup.repeat):
                 if setup.live:                      # a fresh frame per packet, results dropped
-                    frame.buf[:] = xdp_frame(setup.packet, setup.meta_len).buf
-                    frame.meta, frame.data, frame.end = (XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM
-                                                         + setup.meta_len, XDP_PACKET_HEADROOM + len(setup.packet))
-                    frame.sync()
+                    frame.reset(xdp_frame(setup.packet, setup.meta_len))
                 r0 = runner.run(prog, RunState(kernel, prog, setup.cpu, output=output, frame=frame), r1)
             if setup.live:
                 r0 = 0
-                frame.buf[:] = xdp_frame(setup.packet, setup.meta_len).buf
-                frame.meta, frame.end = XDP_PACKET_HEADROOM, XDP_PACKET_HEADROOM + len(setup.packet)
+                frame.reset(xdp_frame(setup.packet, setup.meta_len))
         data_out = b""
         if frame is not None:
-            out = bytes(frame.buf[frame.meta:frame.end])
+            out = frame.out()
             if setup.kind == "skb" and setup.pkt_start:
                 # non-L2 types: the kernel pushes the Ethernet header back zero-filled
                 out = bytes(frame.buf[:frame.end])
                 out = bytes(setup.pkt_start) + out[setup.pkt_start:]
             data_out = _fit(out, setup.data_size_out, "data")
-        ctx_out = _fit(_ctx_out(setup, buf, frame), attr.ctx_size_out, "ctx")
+        # ctx_size_out 0 means "as large as ctx_in" (kernelapi.TestRunAttr)
+        ctx_out = _fit(_ctx_out(setup, buf, frame), attr.ctx_size_out or len(attr.ctx_in or b""), "ctx")
         return TestRunResult(retval=r0 & 0xFFFFFFFF, data_out=data_out, ctx_out=ctx_out, duration=0,
                              output="".join(output))
     finally:
