@@ -11,7 +11,7 @@ from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS as H
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, ProgType
-from kp_asm import ADD, ALU64_IMM, CALL, EXIT, LD_IMM64, MOV64_IMM, MOV64_REG, RET, STX_MEM
+from kp_asm import ADD, ALU64_IMM, CALL, EXIT, LD_IMM64, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM, MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM
 from test_kp_testrun import ARG5, CPU_PROG, PKT, XDP_WRITE, _xdp_adjust
 
 pytestmark = pytest.mark.realkernel
@@ -95,3 +95,33 @@ def test_same_as_running_kernel(real, name):
     insns, prog_type, run_kw = CASES[name]
     emulated = EmulatedKernel(nr_cpus=real.nr_possible_cpus())
     assert outcome(emulated, insns, prog_type, **run_kw) == outcome(real, insns, prog_type, **run_kw)
+
+
+def _maps_scenario(k):
+    """Tail-call budget (1 + 33 runs) and a per-CPU hash written by a program on CPU 1."""
+    from harness.kernelapi import MapCreateAttr
+    from harness.uapi import MapType
+    parray = k.map_create(MapCreateAttr(MapType.PROG_ARRAY, 4, 4, 1))
+    counter = k.map_create(MapCreateAttr(MapType.ARRAY, 4, 8, 1))
+    prog = [MOV64_REG(6, 1), *LD_MAP_VALUE(7, counter, 0), LDX_MEM(8, 2, 7, 0), ALU64_IMM(ADD, 2, 1),
+            STX_MEM(8, 7, 2, 0), MOV64_REG(1, 6), *LD_MAP_FD(2, parray), MOV64_IMM(3, 0),
+            CALL(H["tail_call"]), *RET(7)]
+    fd = k.prog_load(ProgLoadAttr(ProgType.XDP, encode(prog))).fd
+    k.map_update_elem(parray, bytes(4), fd.to_bytes(4, "little"))
+    r1 = k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PKT)).retval
+    h = k.map_create(MapCreateAttr(MapType.PERCPU_HASH, 4, 4, 4))
+    upd = [ST_MEM(4, 10, -4, 1), ST_MEM(4, 10, -8, 99), *LD_MAP_FD(1, h), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4),
+           MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8), MOV64_IMM(4, 0), CALL(H["map_update_elem"]), EXIT()]
+    fd2 = k.prog_load(ProgLoadAttr(ProgType.RAW_TRACEPOINT, encode(upd))).fd
+    r2 = k.prog_test_run(fd2, kernelapi.TestRunAttr(flags=BPF_F_TEST_RUN_ON_CPU, cpu=1)).retval
+    result = (r1, k.map_lookup_elem(counter, bytes(4)), r2, k.map_lookup_elem(h, (1).to_bytes(4, "little")))
+    k.map_delete_elem(parray, bytes(4))          # break the prog <-> prog_array cycle
+    for obj in (fd2, h, fd, counter, parray):
+        k.close(obj)
+    return result
+
+
+def test_maps_from_programs_same_as_running_kernel(real):
+    if real.nr_possible_cpus() < 2:
+        pytest.skip("needs 2 possible CPUs")
+    assert _maps_scenario(EmulatedKernel(nr_cpus=real.nr_possible_cpus())) == _maps_scenario(real)
