@@ -16,6 +16,7 @@ from harness.isa.asm import assemble
 from harness.kernel import EmulatedKernel, KernelConfig
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
 
+_MARK = 0x7EADBEEF00000000  # placeholder immediates, one per referencing line
 _MAPREF = re.compile(r"\b(map|mapval):([A-Za-z_][\w.]*)(?:\+(\d+))?")
 
 
@@ -68,17 +69,17 @@ def build(prog: Prog, kernel: EmulatedKernel) -> list[Insn]:
         m = _MAPREF.search(line)
         if m:
             refs[n] = (m.group(1), m.group(2), int(m.group(3) or 0))
-            line = line[:m.start()] + "0" + line[m.end():]
+            line = line[:m.start()] + f"{_MARK + n:#x}" + line[m.end():]
         lines.append(line)
-    insns = assemble("\n".join(lines))
-    # map each source line with a reference to its slot: re-assemble prefixes
-    out = list(insns)
-    for n, (kind, name, off) in refs.items():
-        slot = len(assemble("\n".join(lines[:n]) + "\nexit")) - 1 if n else 0
-        first = out[slot]
-        assert first.code == 0x18, f"map reference on a non-lddw line: {lines[n]}"
-        out[slot] = first.replace(src=1 if kind == "map" else 2, imm=fds[name])
-        out[slot + 1] = out[slot + 1].replace(imm=off)
+    out = assemble("\n".join(lines))
+    for slot, first in enumerate(out[:-1]):
+        if first.code != 0x18:
+            continue
+        n = (((out[slot + 1].imm & 0xFFFFFFFF) << 32) | (first.imm & 0xFFFFFFFF)) - _MARK
+        if n in refs:
+            kind, name, off = refs[n]
+            out[slot] = first.replace(src=1 if kind == "map" else 2, imm=fds[name])
+            out[slot + 1] = out[slot + 1].replace(imm=off)
     return out
 
 
@@ -88,7 +89,7 @@ def load(prog: Prog, *, privileged: bool = True, log_level: int = 1,
     insns = build(prog, kernel)
     kernel.config.privileged = privileged
     attr = ProgLoadAttr(prog.prog_type, encode(insns), prog.license, log_level=log_level,
-                        log_size=1 << 24, expected_attach_type=prog.attach_type,
+                        log_size=(1 << 24) if log_level else 0, expected_attach_type=prog.attach_type,
                         prog_flags=prog.flags)
     try:
         res = kernel.prog_load(attr)

@@ -73,8 +73,7 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
         if opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and st[0] >= bits:
             setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
             return
-        v = concrete(opc, bits, dt[0], st[0], False)
-        setv((v, 0), v, v, _sx(v, bits), _sx(v, bits))
+        d.set_const_bounds(concrete(opc, bits, dt[0], st[0], False))
         return
     umin, umax, smin, smax = _unbounded(bits)
     if opc == o.BPF_NEG:

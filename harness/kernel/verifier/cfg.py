@@ -214,11 +214,13 @@ def _mark(insns: list[Insn], t: int, prune: set[int]) -> None:
             prune.add(t + 1)
             if i.src == o.BPF_PSEUDO_CALL:
                 prune.add(t)
+                prune.add(t + i.imm + 1)
         elif opc == o.BPF_JA:
             tgt = jump_target(insns, t)
             prune.add(tgt)
         elif opc != o.BPF_EXIT:
             prune.add(t)
+            prune.add(jump_target(insns, t))
     elif is_ldimm64(i) and i.src == 4:
         prune.add(t + 2)
 

@@ -28,7 +28,7 @@ from harness.kernel.verifier.regs import (
     PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_STACK,
     SCALAR, U32, U64, Reg, s64,
 )
-from harness.kernel.verifier.state import Frame, StateRecord, VState, states_equal, states_identical
+from harness.kernel.verifier.state import Frame, StateRecord, VState, state_key, states_equal
 from harness.kernel.verifier.vlog import LEVEL2, STATS, VLog
 from harness.uapi import MapType, ProgType
 
@@ -83,7 +83,9 @@ class Verifier(MemoryChecks, CallChecks):
         self.jmps = 0
         self.prev_jmps = 0
         self.prev_insns = 0
-        self.explored: dict[int, list[StateRecord]] = {}
+        self.explored: dict[int, list[StateRecord]] = {}     # fully explored states
+        self.active: dict[int, dict] = {}                    # idx -> key -> in-progress
+        self.active_count: dict[int, int] = {}
         self.branch_stack: list = []
         self.total_states = 0
         self.cur_states = 0
@@ -93,6 +95,7 @@ class Verifier(MemoryChecks, CallChecks):
         self.scr_stack: set = set()
         self.scr_all = False
         self.next_idx = None
+        self.encoding_errors: dict[int, str | None] = {}
         self.st: VState | None = None
         self.subprogs: list[int] = []
         self.stack_depth: list[int] = []
@@ -317,51 +320,70 @@ class Verifier(MemoryChecks, CallChecks):
             rec.branches -= 1
             if rec.branches > 0:
                 break
+            self._retire(rec)
             rec = rec.parent
+
+    def _retire(self, rec: StateRecord) -> None:
+        """A record whose subtree is fully explored moves from `active` to `done`."""
+        bucket = self.active.get(rec.idx, {}).get(rec.key)
+        if bucket is not None:
+            try:
+                bucket.remove(rec)
+            except ValueError:
+                pass
+            if not bucket:
+                del self.active[rec.idx][rec.key]
+            self.active_count[rec.idx] -= 1
+        self.explored.setdefault(rec.idx, []).append(rec)
 
     def is_state_visited(self, idx: int) -> bool:
         st = self.st
-        recs = self.explored.setdefault(idx, [])
         add = (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
-        live = self.live[idx] | (1 << 10)
-        keep = []
-        pruned = False
-        for n, rec in enumerate(recs):
+        key = None
+        if self.active_count.get(idx):
+            key = state_key(st)
+            for rec in self.active[idx].get(key, ()):
+                self.log.write(f"infinite loop detected at insn {idx}\n")
+                self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
+                self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
+                raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
+            if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                add = False
+        recs = self.explored.get(idx)
+        if recs:
+            live = self.live[idx] | (1 << 10)
+            keep = []
+            pruned = False
+            for rec in recs:
+                if pruned:
+                    keep.append(rec)
+                    continue
+                if states_equal(rec.state, st, live):
+                    rec.hit += 1
+                    pruned = True
+                    keep.append(rec)
+                    continue
+                rec.miss += 1
+                if rec.miss > rec.hit * 3 + 3:
+                    self.cur_states -= 1
+                    continue
+                keep.append(rec)
+            recs[:] = keep
             if pruned:
-                keep.append(rec)
-                continue
-            if rec.branches > 0:
-                if states_identical(rec.state, st):
-                    self.log.write(f"infinite loop detected at insn {idx}\n")
-                    self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
-                    self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
-                    raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
-                if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
-                    add = False
-                keep.append(rec)
-                continue
-            if states_equal(rec.state, st, live):
-                rec.hit += 1
-                pruned = True
-                keep.append(rec)
-                continue
-            rec.miss += 1
-            if rec.miss > rec.hit * 3 + 3:
-                self.cur_states -= 1
-                continue
-            keep.append(rec)
-        recs[:] = keep
-        if pruned:
-            return True
+                return True
         if add:
-            rec = StateRecord(st.copy(), st.rec)
+            if key is None:
+                key = state_key(st)
+            rec = StateRecord(st.copy(), st.rec, idx, key)
             st.rec = rec
-            recs.append(rec)
+            self.active.setdefault(idx, {}).setdefault(key, []).append(rec)
+            self.active_count[idx] = self.active_count.get(idx, 0) + 1
             self.prev_jmps, self.prev_insns = self.jmps, self.processed
             self.total_states += 1
             self.cur_states += 1
             self.peak_states = max(self.peak_states, self.cur_states)
-            self.max_states_per_insn = max(self.max_states_per_insn, len(recs))
+            n = self.active_count[idx] + len(self.explored.get(idx, ()))
+            self.max_states_per_insn = max(self.max_states_per_insn, n)
         return False
 
     # --- one instruction -----------------------------------------------------------------
@@ -369,7 +391,9 @@ class Verifier(MemoryChecks, CallChecks):
         cl = i.code & 7
         if cl in (o.BPF_JMP, o.BPF_JMP32):
             self.jmps += 1
-        why = check_insn(self.insns, idx)
+        why = self.encoding_errors.get(idx, 0)
+        if why == 0:
+            why = self.encoding_errors[idx] = check_insn(self.insns, idx)
         if why:
             self.fail(errno.EINVAL, why)
         if cl in (o.BPF_ALU, o.BPF_ALU64):
@@ -457,8 +481,7 @@ class Verifier(MemoryChecks, CallChecks):
         if x:
             s = regs[i.src]
         else:
-            s = Reg()
-            s.mark_const(i.imm)
+            s = Reg.const(i.imm)
         sym = o.ALU_OPS[opc].symbol
         if d.type != SCALAR:
             if s.type != SCALAR:
@@ -708,8 +731,7 @@ class Verifier(MemoryChecks, CallChecks):
                     and self.is_pointer_value(s):
                 self.fail(errno.EACCES, f"R{i.src} pointer comparison prohibited")
         else:
-            s = Reg()
-            s.mark_const(i.imm if bits == 64 else i.imm & U32)
+            s = Reg.const(i.imm if bits == 64 else i.imm & U32)
         self.check_reg_read(i.dst)
         d = regs[i.dst]
         pred = self.branch_taken(opc, bits, d, s)
@@ -754,8 +776,7 @@ class Verifier(MemoryChecks, CallChecks):
         if i.code & o.BPF_X:
             s = regs[i.src]
         else:
-            s = Reg()
-            s.mark_const(i.imm if bits == 64 else i.imm & U32)
+            s = Reg.const(i.imm if bits == 64 else i.imm & U32)
         if d.type == SCALAR and s.type == SCALAR:
             ok = alu.refine(opc, bits, d, s, taken)
             if ok:

@@ -80,6 +80,16 @@ class Reg:
             self.set_const_bounds(0)
 
     # --- construction --------------------------------------------------------------------
+    @staticmethod
+    def const(v: int) -> "Reg":
+        """A known scalar (the kernel's fake_reg for an immediate operand)."""
+        r = Reg.__new__(Reg)
+        r.type = SCALAR
+        r.flags = r.off = r.id = r.ref_obj_id = r.range = r.mem_size = r.frameno = r.subprog = 0
+        r.map = None
+        r.set_const_bounds(v)
+        return r
+
     def copy(self) -> "Reg":
         r = Reg.__new__(Reg)
         r.type = self.type; r.flags = self.flags; r.off = self.off; r.var = self.var

@@ -104,15 +104,33 @@ class VState:
 
 
 class StateRecord:
-    """An explored state kept at a prune point (bpf_verifier_state_list)."""
-    __slots__ = ("state", "parent", "branches", "hit", "miss")
+    """An explored state kept at a prune point (bpf_verifier_state_list).  While
+    `branches` > 0 some path below it is still being explored; `key` is its exact-state
+    key (for the infinite-loop test) and `idx` the instruction it was recorded at."""
+    __slots__ = ("state", "parent", "branches", "hit", "miss", "key", "idx")
 
-    def __init__(self, state: VState, parent):
+    def __init__(self, state: VState, parent, idx: int, key):
         self.state = state
         self.parent = parent
         self.branches = 1
         self.hit = 0
         self.miss = 0
+        self.key = key
+        self.idx = idx
+
+
+def state_key(st: VState):
+    """A hashable exact image of a state (equal keys <=> states_identical)."""
+    out = []
+    for f in st.frames:
+        out.append(f.callsite)
+        out.extend(_reg_key(r) for r in f.regs)
+        for types, reg in f.stack:
+            out.append(types)
+            out.append(None if reg is None else _reg_key(reg))
+        out.append(-1)
+    out.append(len(st.refs))
+    return tuple(out)
 
 
 # --- comparisons --------------------------------------------------------------------------
