@@ -4,10 +4,13 @@ Both kernels get the same object through the same loader (harness.differential.o
 verdict and errno per program, the kernel's reason line against ours and the processed
 instruction count (when both sides really verified), the test-run retval on each CPU, and
 every map's contents afterwards.  A program with any difference is a `fail` whose detail
-lists the differences and whose extra keeps both observations; map differences are
-reported on the object ("*").  extra["signature"] is the first difference's text, for
-corpus/expectations.toml entries that record a known difference (e.g. the running kernel
-lacking global per-CPU data) with a reason.
+lists the differences and whose extra keeps both observations.  The maps belong to the
+whole object, so their differences are added to every program's record (an object-only
+record cannot be targeted by an expectation: program "*" there matches every program);
+a "*" record appears only when the object failed to open or load on a side.
+extra["signature"] is all differences' text, so a corpus/expectations.toml entry can name
+the one that explains a known difference (e.g. the running kernel lacking global per-CPU
+data) with a reason.
 
 Where bpf(2) is not permitted every program is skipped with the probe's reason.
 """
@@ -17,14 +20,17 @@ from __future__ import annotations
 from harness.stages import Job, StageResult, not_implemented
 
 
-def _result(program: str, diffs, emu=None, real=None) -> StageResult:
+def _result(program: str, diffs, emu=None, real=None, maps=None) -> StageResult:
     extra = {"differences": [d.to_dict() for d in diffs]}
-    if emu is not None:
+    if emu is not None or real is not None:
         extra["emulated"], extra["real"] = emu, real
+    if maps is not None:
+        extra["maps"] = maps
     if not diffs:
         return StageResult(program, "pass", "both kernels agree", {**extra, "outcome": "agree"})
-    extra["signature"] = diffs[0].text()
-    return StageResult(program, "fail", "; ".join(d.text() for d in diffs), extra)
+    text = "; ".join(d.text() for d in diffs)
+    extra["signature"] = text
+    return StageResult(program, "fail", text, extra)
 
 
 def run(job: Job) -> list[StageResult]:
@@ -39,12 +45,16 @@ def run(job: Job) -> list[StageResult]:
     from harness.differential.objects import diff_object
     d = diff_object(str(job.obj_path))
     maps = {"emulated": d.emulated.maps, "real": d.real.maps}
-    out = [_result("*", d.object, maps["emulated"], maps["real"])]
-    for name, diffs in d.programs.items():
+    loaded = {name: diffs for name, diffs in d.programs.items()}
+    out = []
+    if d.emulated.error or d.real.error:
+        out.append(_result("*", d.object, maps=maps))
+    for name, diffs in loaded.items():
         e, r = d.emulated.programs.get(name), d.real.programs.get(name)
-        out.append(_result(name, diffs, e.to_dict() if e else None, r.to_dict() if r else None))
+        # the maps are the object's: their differences belong to every program's record
+        out.append(_result(name, diffs + d.object, e.to_dict() if e else None, r.to_dict() if r else None, maps))
     for name in job.programs:
-        if name not in d.programs:
+        if name not in loaded:
             why = d.real.error or d.emulated.error or "not a program of the object"
             out.append(StageResult(name, "skip", f"not loaded on either kernel: {why}"))
     return out
