@@ -449,8 +449,6 @@ case("bounded_loop", "mov %r0, 0\nmov %r1, 0\nl: add %r0, %r1\nadd %r1, 1\njlt %
 case("bounded_loop_32", "mov %r0, 0\nmov32 %r1, 0\nl: add32 %r0, 1\nadd32 %r1, 1\njlt32 %r1, 50, l\nexit", "ok")
 case("loop_too_long", "mov %r0, 0\nmov %r1, 0\nl: add %r1, 1\njlt %r1, 1000000, l\nexit",
      "E2BIG: BPF program is too large. Processed 1000001 insn", log_level=0)
-case("loop_unknown_bound", "ldxw %r1, [%r1+0]\nmov %r0, 0\nl: add %r0, 1\njgt %r1, %r0, l\nexit",
-     "E2BIG: BPF program is too large. Processed 1000001 insn", log_level=0)
 case("dead_branch_const", "mov %r1, 5\njgt %r1, 10, +1\nmov %r0, 0\nexit", "ok")
 case("dead_branch_skips_bad_code", "mov %r1, 5\njgt %r1, 10, +2\nmov %r0, 0\nexit\nmov %r0, %r9\nexit", "ok")
 case("live_branch_bad_code", "ldxw %r1, [%r1+0]\njgt %r1, 10, +2\nmov %r0, 0\nexit\nmov %r0, %r9\nexit",
