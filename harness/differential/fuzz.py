@@ -83,6 +83,42 @@ def differences(pair: KernelPair, prog: FuzzProgram) -> tuple[list[Difference], 
     return compare(e, r), e, r
 
 
+#: Helper -> argument registers that point at stack memory the helper reads, and its size.
+HELPER_STACK_ARGS = {1: ((2, 4),), 2: ((2, 4), (3, 8)), 3: ((2, 4),)}
+
+
+def stack_reads_initialised(insns) -> bool:
+    """Does every stack read (loads from r10, helper key/value pointers) follow a store to
+    those bytes, in program order?  Generated programs only jump forward, so program order
+    is a sound approximation.  Minimisation keeps only candidates for which this holds:
+    dropping a store would otherwise make the reproducer read uninitialised stack, which a
+    privileged verifier accepts and which yields garbage (a different disagreement)."""
+    written: set[int] = set()
+    fp_off: dict[int, int] = {}          # register -> its constant offset from r10
+    for i in insns:
+        cl = o.cls(i.code)
+        if cl in (o.BPF_ST, o.BPF_STX) and o.mode(i.code) == o.BPF_MEM and i.dst == 10:
+            written.update(range(i.off, i.off + o.SIZE_BYTES[o.size(i.code)]))
+        elif cl == o.BPF_LDX and i.src == 10:
+            if not set(range(i.off, i.off + o.SIZE_BYTES[o.size(i.code)])) <= written:
+                return False
+        elif o.is_helper_call(i):
+            for reg, size in HELPER_STACK_ARGS.get(i.imm, ()):
+                off = fp_off.get(reg)
+                if off is not None and not set(range(off, off + size)) <= written:
+                    return False
+            for reg in range(6):
+                fp_off.pop(reg, None)
+            continue
+        if cl == o.BPF_ALU64 and i.code == (o.BPF_ALU64 | o.BPF_MOV | o.BPF_X) and i.src == 10:
+            fp_off[i.dst] = 0
+        elif i.code == (o.BPF_ALU64 | o.BPF_ADD) and i.dst in fp_off:
+            fp_off[i.dst] += i.imm
+        elif (o.is_alu(i) or cl == o.BPF_LDX or o.is_ld_imm64(i)) and i.dst in fp_off:
+            fp_off.pop(i.dst)
+    return True
+
+
 def minimise(prog: FuzzProgram, still_differs: Callable[[FuzzProgram], bool],
              max_evaluations: int = MAX_EVALUATIONS) -> tuple[FuzzProgram, int]:
     """The smallest program (by units) found for which `still_differs` holds: ddmin over
@@ -192,7 +228,8 @@ def fuzz(pair: KernelPair, seed, *, count: int | None = None, seconds: float | N
         if len(report.disagreements) >= max_reproducers:
             continue
         key = diffs[0].key
-        repro, evals = minimise(prog, lambda p: any(d.key == key for d in differences(pair, p)[0]), minimise_limit)
+        repro, evals = minimise(prog, lambda p: stack_reads_initialised(p.insns)
+                                and any(d.key == key for d in differences(pair, p)[0]), minimise_limit)
         found = Disagreement(prog, diffs, repro, differences(pair, repro)[0], evals)
         report.disagreements.append(found)
         if progress:

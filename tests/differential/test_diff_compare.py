@@ -73,3 +73,22 @@ def test_diff_units_insert():
     assert out[1].off == 3                      # still reaches `r0 += 1`, one slot further
     out = encode_units(insert(units, 3, [Unit((Insn(0xB7, 2, imm=0),))], redirect=True))
     assert out[1].off == 2                      # now reaches the inserted instruction
+
+
+ST8 = Insn(0x7A, 10, off=-8, imm=1)             # *(u64 *)(r10 - 8) = 1
+LD8 = Insn(0x79, 0, 10, off=-8)                 # r0 = *(u64 *)(r10 - 8)
+KEY = [Insn(0xBF, 2, 10), Insn(0x07, 2, imm=-8)]    # r2 = r10 - 8
+LOOKUP = Insn(0x85, imm=1)
+
+
+@pytest.mark.parametrize("insns, ok", [
+    ([ST8, LD8], True),
+    ([LD8, ST8], False),                        # read before the store
+    ([Insn(0x62, 10, off=-8, imm=1), LD8], False),   # only 4 of the 8 bytes written
+    ([ST8] + KEY + [LOOKUP], True),
+    (KEY + [LOOKUP], False),                    # the key is uninitialised stack
+    (KEY + [Insn(0x07, 2, imm=-8), ST8, LOOKUP], False),   # key at r10-16, only r10-8 written
+])
+def test_diff_stack_reads_initialised(insns, ok):
+    from harness.differential.fuzz import stack_reads_initialised
+    assert stack_reads_initialised(insns + [Insn(0x95)]) is ok
