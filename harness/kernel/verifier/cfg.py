@@ -303,3 +303,74 @@ def live_registers(insns: list[Insn], nargs=None) -> list[int]:
 
 def fmt_live(mask: int) -> str:
     return "".join(str(j) if (mask >> j) & 1 else "." for j in range(10))
+
+
+def precise_registers(insns: list[Insn], main_end: int | None = None,
+                      main_r0_precise: bool = True) -> list[int]:
+    """Registers whose value may matter for safety later (a static over-approximation of
+    the kernel's precision marks, mark_chain_precision): before insn t, a register is
+    *precise* if on some path its value flows into a condition, a pointer offset, a helper
+    argument, a memory access or the program's return value.  State pruning may treat
+    every other scalar as equal, like the kernel treats imprecise scalars."""
+    n = len(insns)
+    seconds = _second_slots(insns)
+    succ = [[] if t in seconds else [w for w in successors(insns, t) if 0 <= w < n] for t in range(n)]
+    for t in range(n):
+        i = insns[t]
+        if i.code == (o.BPF_JMP | o.BPF_CALL) and i.src == o.BPF_PSEUDO_CALL:
+            succ[t] = [t + 1] if t + 1 < n else []
+        elif is_ldimm64(i) and i.src == 4:
+            succ[t] = [t + 2] if t + 2 < n else []
+    prec = [0] * n
+    changed = True
+    while changed:
+        changed = False
+        for t in range(n - 1, -1, -1):
+            if t in seconds:
+                continue
+            out = 0
+            for w in succ[t]:
+                out |= prec[w]
+            i = insns[t]
+            if (i.code == (o.BPF_JMP | o.BPF_EXIT) and not main_r0_precise
+                    and (main_end is None or t < main_end)):
+                new = 0                      # no return range: R0's value never matters
+            else:
+                new = _prec_in(i, out) & 0x7FF
+            if new != prec[t]:
+                prec[t] = new
+                changed = True
+    return prec
+
+
+def _prec_in(i: Insn, out: int) -> int:
+    cl, code = i.code & 7, i.code
+    d, s = 1 << i.dst, 1 << i.src
+    x = code & 0x08
+    if cl in (o.BPF_ALU, o.BPF_ALU64):
+        opc = code & 0xF0
+        if opc == o.BPF_MOV:
+            if out & d:
+                return (out & ~d) | (s if x else 0)
+            return out & ~d
+        if x and opc in (o.BPF_ADD, o.BPF_SUB):
+            return out | s                       # may be pointer arithmetic
+        if out & d and x:
+            return out | s
+        return out
+    if cl == o.BPF_LDX:
+        return (out & ~d) | s
+    if cl in (o.BPF_ST, o.BPF_STX):
+        return out | d | (s if cl == o.BPF_STX else 0)
+    if cl == o.BPF_LD:
+        if is_ldimm64(i):
+            return out & ~d
+        return (out & ~CALLER_SAVED) | (1 << 6) | (s if code & 0xE0 == o.BPF_IND else 0)
+    opc = code & 0xF0
+    if opc == o.BPF_EXIT:
+        return 1
+    if opc == o.BPF_CALL:
+        return (out & ~CALLER_SAVED) | ARGS
+    if opc in (o.BPF_JA, o.BPF_JCOND):
+        return out
+    return out | d | (s if x else 0)

@@ -216,6 +216,9 @@ class Verifier(MemoryChecks, CallChecks):
                 self.subprog_index[t] = n
         self.prune = cfg.check_cfg(insns, bpf_capable=True)
         self.live = cfg.live_registers(insns, _nargs)
+        self.precise = cfg.precise_registers(
+            insns, self.subprogs[1] if len(self.subprogs) > 1 else None,
+            main_r0_precise=self.prog_type in RETURN_RANGES)
         if self.log.level & LEVEL2:
             self.log.write("Live regs before insn:\n")
             t = 0
@@ -358,7 +361,7 @@ class Verifier(MemoryChecks, CallChecks):
                 if pruned:
                     keep.append(rec)
                     continue
-                if states_equal(rec.state, st, live):
+                if states_equal(rec.state, st, live, self.precise[idx]):
                     rec.hit += 1
                     pruned = True
                     keep.append(rec)

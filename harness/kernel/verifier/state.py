@@ -206,8 +206,9 @@ def _stack_safe(o: Frame, c: Frame, idmap: dict) -> bool:
     return True
 
 
-def states_equal(old: VState, cur: VState, live: int) -> bool:
-    """old covers cur.  `live` is the bitmask of registers live in the innermost frame."""
+def states_equal(old: VState, cur: VState, live: int, precise: int = -1) -> bool:
+    """old covers cur.  `live` is the bitmask of registers live in the innermost frame,
+    `precise` those whose scalar value matters (others: any scalar matches any scalar)."""
     if len(old.frames) != len(cur.frames):
         return False
     if [r[0] for r in old.refs] and len(old.refs) != len(cur.refs):
@@ -220,8 +221,12 @@ def states_equal(old: VState, cur: VState, live: int) -> bool:
         if fo.callsite != fc.callsite or fo.subprog != fc.subprog:
             return False
         for i in range(MAX_BPF_REG):
-            if n == last and not (live >> i) & 1:
-                continue
+            if n == last:
+                if not (live >> i) & 1:
+                    continue
+                ro, rc = fo.regs[i], fc.regs[i]
+                if not (precise >> i) & 1 and ro.type == SCALAR and rc.type == SCALAR:
+                    continue
             if not regsafe(fo.regs[i], fc.regs[i], idmap):
                 return False
         if not _stack_safe(fo, fc, idmap):
