@@ -47,7 +47,7 @@ class Object:
     def __init__(self, elf: BpfObject, kernel: Kernel | None, kconfig: dict | str | None = None,
                  obj_name: str | None = None, target_btf: Btf | None = None):
         if kernel is None:
-            from harness.kernel.syscall import EmulatedKernel
+            from harness.kernel import EmulatedKernel
             kernel = EmulatedKernel()
         self.elf = elf
         self.kernel = kernel

@@ -16,7 +16,7 @@ from harness.stages import Job, StageResult, not_implemented
 
 
 def _kernel():
-    from harness.kernel.syscall import EmulatedKernel
+    from harness.kernel import EmulatedKernel
     return EmulatedKernel()
 
 
