@@ -109,6 +109,31 @@ def _map_type(bpf_map) -> int | None:
     return getattr(attr, "map_type", None)
 
 
+# The kernel's dead-code trap: `goto pc-1`, an endless loop nobody can reach.
+DEAD_CODE_TRAP = Insn(_JMP | _OP_JA, off=-1)
+
+
+def sanitize_dead_code(x: Xlated) -> int:
+    """Replace every slot the verifier never reached by the trap (kernel sanitize_dead_code).
+
+    Dead code is never checked, so it may hold anything the verifier would refuse on a
+    live path (a write to r10, a division by zero, ...); the kernel neutralises it before
+    the program runs, and so do we, so that the VM never has to translate it.  Does
+    nothing when no slot is marked seen (no verifier ran).  Returns the slots replaced."""
+    if not any(a.seen for a in x.aux):
+        return 0
+    replaced = 0
+    i = 0
+    while i < len(x.insns):
+        width = 2 if x.insns[i].code == LD_IMM64 else 1
+        if not x.aux[i].seen:
+            for k in range(i, min(i + width, len(x.insns))):
+                x.insns[k] = DEAD_CODE_TRAP
+                replaced += 1
+        i += width
+    return replaced
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required."""
     i = 0
