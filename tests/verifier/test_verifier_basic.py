@@ -52,7 +52,7 @@ def test_map_lookup_null_check_and_value_read():
         jeq %r0, 0, out
         ldxw %r0, [%r0+4]
         out:
-        exit""", maps={"m": MapSpec(2, 4, 8)})
+        exit""", maps={"m": MapSpec(1, 4, 8, 16)})
     out = load(prog, log_level=2)
     assert out.ok, out.log
     assert "R0=map_value_or_null(id=1,map=m,ks=4,vs=8)" in out.log

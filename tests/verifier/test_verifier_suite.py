@@ -7,7 +7,7 @@ from tests.verifier.vutil import Prog, load
 
 
 def _prog(c):
-    return Prog(c.text, c.raw, c.prog_type, c.maps, c.license)
+    return Prog(c.text, c.raw, c.prog_type, c.maps, c.license, func_info=c.func_info)
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])

@@ -49,6 +49,7 @@ class Prog:
     license: str = "GPL"
     attach_type: int = 0
     flags: int = 0
+    func_info: list = field(default_factory=list)
 
 
 def build(prog: Prog, kernel: EmulatedKernel) -> list[Insn]:
@@ -90,7 +91,7 @@ def load(prog: Prog, *, privileged: bool = True, log_level: int = 1,
     kernel.config.privileged = privileged
     attr = ProgLoadAttr(prog.prog_type, encode(insns), prog.license, log_level=log_level,
                         log_size=(1 << 24) if log_level else 0, expected_attach_type=prog.attach_type,
-                        prog_flags=prog.flags)
+                        prog_flags=prog.flags, func_info=list(prog.func_info))
     try:
         res = kernel.prog_load(attr)
     except BpfError as e:

@@ -65,12 +65,12 @@ class CallChecks:
 
     # --- helpers -------------------------------------------------------------------------
     def check_helper_call(self, idx: int, func_id: int) -> None:
-        if not 0 <= func_id < FUNC_MAX_ID or func_id == 0:
+        if not 0 <= func_id < FUNC_MAX_ID:
             self.fail(errno.EINVAL, f"invalid func {func_id_name(func_id)}#{func_id}")
         proto = func_proto(func_id, self.prog_type, self.attach_type, self.privileged)
         if proto is None:
-            self.fail(errno.EINVAL, f"program of this type cannot use helper "
-                                    f"{func_id_name(func_id)}#{func_id}")
+            name = func_id_name(func_id) if func_id else "bpf_unspec"
+            self.fail(errno.EINVAL, f"program of this type cannot use helper {name}#{func_id}")
         if proto.gpl_only and not license_is_gpl_compatible(self.license):
             self.fail(errno.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
         regs = self.st.cur.regs
@@ -78,6 +78,9 @@ class CallChecks:
                 "raw": []}
         for n, arg in enumerate(proto.args):
             self.check_func_arg(n + 1, arg, proto.args, meta, proto)
+        if proto.name == "tail_call" and meta["map"] is not None \
+                and meta["map"].map_type != MapType.PROG_ARRAY:
+            self.fail(errno.EINVAL, "expected prog array map for tail call")
         self.check_map_func(meta["map"], proto)
         name = proto.name
         # ring buffer release
@@ -99,9 +102,15 @@ class CallChecks:
         elif base == "RET_PTR_TO_MAP_VALUE_OR_NULL":
             if meta["map"] is None:
                 self.fail(errno.EINVAL, f"kernel subsystem misconfigured verifier")
-            r0.mark_ptr(PTR_TO_MAP_VALUE, MAYBE_NULL)
-            r0.map = meta["map"]
-            r0.id = self.new_id()
+            m = meta["map"]
+            key = meta.get("const_key")
+            if (proto.name == "map_lookup_elem" and m.map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY)
+                    and key is not None and key < m.max_entries):
+                r0.mark_ptr(PTR_TO_MAP_VALUE)          # constant in-range key: never NULL
+            else:
+                r0.mark_ptr(PTR_TO_MAP_VALUE, MAYBE_NULL)
+                r0.id = self.new_id()
+            r0.map = m
         elif base == "RET_PTR_TO_RINGBUF_MEM_OR_NULL":
             r0.mark_ptr(PTR_TO_MEM, MEM_RINGBUF | MAYBE_NULL)
             r0.mem_size = meta["alloc_size"] or 0
@@ -135,6 +144,7 @@ class CallChecks:
             if meta["map"] is None:
                 self.fail(errno.EACCES, "invalid map_ptr to access map->key")
             self.check_helper_mem(regno, meta["map"].key_size, False, False)
+            meta["const_key"] = self.const_stack_key(reg, meta["map"].key_size)
         elif base == "ARG_PTR_TO_MAP_VALUE":
             if may_null and is_null:
                 return
@@ -178,11 +188,34 @@ class CallChecks:
             if not (reg.type == PTR_TO_MEM and reg.flags & MEM_RINGBUF) or reg.flags & MAYBE_NULL:
                 self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=ringbuf_mem")
             if reg.off or reg.var != (0, 0):
-                self.fail(errno.EACCES, f"R{regno} must have zero offset when passed to release func")
+                self.fail(errno.EINVAL, f"R{regno} must have zero offset when passed to release func "
+                                        f"or trusted arg to kfunc")
             if not reg.ref_obj_id:
                 self.fail(errno.EINVAL, f"R{regno} must be referenced when passed to release function")
             meta["release"] = reg.ref_obj_id
         # other argument kinds (spin locks, BTF ids) are accepted as long as the register is set
+
+    def const_stack_key(self, reg: Reg, size: int) -> int | None:
+        """A map key known at verification time: zeroed or constant-spilled stack bytes."""
+        from harness.kernel.verifier.state import STACK_SPILL, STACK_ZERO
+        if reg.type != PTR_TO_STACK or reg.var[1] or size > 8:
+            return None
+        start = reg.var[0] - (1 << 64) if reg.var[0] >> 63 else reg.var[0]
+        start += reg.off
+        frame = self.st.frames[reg.frameno]
+        slot = -start - 1
+        spi = slot // 8
+        if spi >= len(frame.stack):
+            return None
+        types, spilled = frame.stack[spi]
+        if start % 8 == 0 and spilled is not None and spilled.type == SCALAR and spilled.var[1] == 0 \
+                and all(types[7 - i] == STACK_SPILL for i in range(size)):
+            return spilled.var[0] & ((1 << (8 * size)) - 1)
+        for i in range(size):
+            s = slot - i
+            if s // 8 >= len(frame.stack) or frame.stack[s // 8][0][s % 8] != STACK_ZERO:
+                return None
+        return 0
 
     def expect(self, regno: int, reg: Reg, types: set, names: str, rdonly_ok: bool = True) -> None:
         bad = reg.type not in types or reg.flags & MAYBE_NULL
@@ -322,12 +355,7 @@ class CallChecks:
         caller = st.cur
         r0 = callee.regs[0]
         if callee.callback:
-            if r0.type != SCALAR:
-                self.fail(errno.EINVAL, f"At callback return the register R0 is not a known value "
-                                        f"({r0.type_str()})")
-            if not (0 <= r0.smin and r0.smax <= 1):
-                self.fail(errno.EINVAL, f"At callback return the register R0 has "
-                                        f"smin={r0.smin} smax={r0.smax} should have been in [0, 1]")
+            self.check_retval(r0, (0, 1), "At callback return")
             caller.regs[0].mark_unknown()
         else:
             if r0.type == PTR_TO_STACK and r0.frameno >= callee.frameno:
@@ -337,6 +365,6 @@ class CallChecks:
             caller.regs[r].mark_not_init()
         self.scratch_all()
         if self.log.enabled:
-            self.log.write("returning from callee:\n" + callee.fmt(True, None, None).lstrip() + "\n")
-            self.log.write(f"to caller at {callee.callsite + 1}:\n" + caller.fmt(True, None, None).lstrip() + "\n")
+            self.log.write("returning from callee:\n" + callee.fmt(True, None, None) + "\n")
+            self.log.write(f"to caller at {callee.callsite + 1}:\n" + caller.fmt(True, None, None) + "\n")
         return callee.callsite + 1

@@ -199,12 +199,12 @@ class Verifier(MemoryChecks, CallChecks):
         insns = self.insns
         if not insns:
             raise cfg.CfgError(errno.EINVAL, "empty program")
-        cfg.check_opcodes(insns)
         self.subprogs = cfg.find_subprogs(insns)
         if self.log.level & LEVEL2:
             for n, s in enumerate(self.subprogs):
                 self.log.write(f"func#{n} @{s}\n")
         cfg.check_subprogs(insns, self.subprogs)
+        cfg.check_opcodes(insns)
         self.stack_depth = [0] * len(self.subprogs)
         bounds = self.subprogs + [len(insns)]
         self.subprog_of = {}
@@ -431,7 +431,7 @@ class Verifier(MemoryChecks, CallChecks):
             if i.src == o.BPF_PSEUDO_CALL:
                 return self.check_func_call(idx, idx + i.imm + 1)
             if i.src == o.BPF_PSEUDO_KFUNC_CALL:
-                self.fail(errno.EINVAL, "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF")
+                self.fail(errno.EINVAL, f"kernel btf_id {i.imm} is not a function")
             self.check_helper_call(idx, i.imm)
             return self.next_idx if self.next_idx is not None else idx + 1
         if opc == o.BPF_EXIT:
@@ -572,15 +572,17 @@ class Verifier(MemoryChecks, CallChecks):
             self.fail(errno.EACCES, f"R{dst} pointer arithmetic with {sym} operator prohibited")
         if opc == o.BPF_SUB and off_is_dst:
             self.fail(errno.EACCES, f"R{dst} tried to subtract pointer from scalar")
+        if opc == o.BPF_SUB and ptr.type == PTR_TO_STACK:
+            self.fail(errno.EACCES, f"R{dst} subtraction from stack pointer prohibited")
         if known and not -BPF_MAX_VAR_OFF < val < BPF_MAX_VAR_OFF:
-            self.fail(errno.EACCES, f"math between {tname} pointer and {val} is not allowed")
+            self.fail(errno.EINVAL, f"math between {tname} pointer and {val} is not allowed")
         if not -BPF_MAX_VAR_OFF < ptr.off < BPF_MAX_VAR_OFF:
-            self.fail(errno.EACCES, f"{tname} pointer offset {ptr.off} is not allowed")
+            self.fail(errno.EINVAL, f"{tname} pointer offset {ptr.off} is not allowed")
         if off.smin == -(1 << 63):
-            self.fail(errno.EACCES, f"math between {tname} pointer and register with unbounded "
+            self.fail(errno.EINVAL, f"math between {tname} pointer and register with unbounded "
                                     f"min value is not allowed")
         if not -BPF_MAX_VAR_OFF < off.smin < BPF_MAX_VAR_OFF:
-            self.fail(errno.EACCES, f"value {off.smin} makes {tname} pointer be out of bounds")
+            self.fail(errno.EINVAL, f"value {off.smin} makes {tname} pointer be out of bounds")
         res = ptr.copy()
         if known:
             res.off = ptr.off + val if opc == o.BPF_ADD else ptr.off - val
@@ -619,6 +621,8 @@ class Verifier(MemoryChecks, CallChecks):
             d.mark_const(((self.insns[idx + 1].imm & U32) << 32) | (i.imm & U32))
             return
         if i.src == PSEUDO_FUNC:
+            if not self.ctx.attr.func_info:
+                self.fail(errno.EINVAL, "missing btf func_info")
             d.mark_ptr(PTR_TO_FUNC)
             d.subprog = idx + i.imm + 1
             return
@@ -692,7 +696,8 @@ class Verifier(MemoryChecks, CallChecks):
         st = self.st
         if len(st.frames) == 1 and st.refs:
             rid, at = st.refs[0]
-            self.fail(errno.EINVAL, f"Unreleased reference id={rid} alloc_insn={at}")
+            self.log.write(f"Unreleased reference id={rid} alloc_insn={at}\n")
+            self.fail(errno.EINVAL, "BPF_EXIT instruction in main prog would lead to reference leak")
         self.check_reg_read(0)
         if len(st.frames) > 1:
             return self.prepare_func_exit(idx)
@@ -738,15 +743,15 @@ class Verifier(MemoryChecks, CallChecks):
         self.check_reg_read(i.dst)
         d = regs[i.dst]
         pred = self.branch_taken(opc, bits, d, s)
+        if pred == 1:
+            return target
+        if pred == 0:
+            return idx + 1
         null_check = (opc in (o.BPF_JEQ, o.BPF_JNE) and d.flags & MAYBE_NULL and s.type == SCALAR
                       and s.var == (0, 0) and bits == 64)
         pkt_cmp = d.type in PKT_TYPES | {PTR_TO_PACKET_END} and s.type in PKT_TYPES | {PTR_TO_PACKET_END}
         if not null_check and not pkt_cmp and self.is_pointer_value(d):
             self.fail(errno.EACCES, f"R{i.dst} pointer comparison prohibited")
-        if pred == 1:
-            return target
-        if pred == 0:
-            return idx + 1
         other = self.st.copy()
         ok_taken = self.refine_branch(other, i, bits, True)
         ok_fall = self.refine_branch(self.st, i, bits, False)

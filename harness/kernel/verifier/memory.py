@@ -147,7 +147,8 @@ class MemoryChecks:
             return
         desc = {PTR_TO_STACK: "stack ", PTR_TO_CTX: "context ", PTR_TO_MAP_VALUE: "value ",
                 PTR_TO_PACKET: "packet "}.get(reg.type, "")
-        self.fail(errno.EACCES, f"misaligned {desc}access off {tnum.to_str(reg.var)}+{reg.off}+{off} size {size}")
+        var = str(s64(reg.var[0])) if reg.var[1] == 0 else tnum.to_str(reg.var)
+        self.fail(errno.EACCES, f"misaligned {desc}access off {var}+{reg.off}+{off} size {size}")
 
     def check_map_access_type(self, reg: Reg, off: int, size: int, write: bool) -> None:
         flags = reg.map.map_flags
@@ -171,7 +172,7 @@ class MemoryChecks:
             msg = f"invalid access to context, ctx_size={mem_size} off={off} size={size}"
         else:
             msg = f"invalid access to memory, mem_size={mem_size} off={off} size={size}"
-        self.fail(errno.EACCES, msg)
+        self.log.write(msg + "\n")
 
     def _within(self, off: int, size: int, mem_size: int, zero_ok: bool) -> bool:
         return off >= 0 and (size > 0 or zero_ok) and off + size <= mem_size
@@ -188,14 +189,14 @@ class MemoryChecks:
         lo = reg.smin + off
         if not self._within(lo, size, mem_size, zero_ok):
             self._mem_err(regno, reg, lo, size, mem_size)
-            if reg.var[1]:
-                self.fail(errno.EACCES, f"R{regno} min value is outside of the allowed memory range")
+            self.fail(errno.EACCES, f"R{regno} min value is outside of the allowed memory range")
         if reg.umax >= BPF_MAX_VAR_OFF:
             self.fail(errno.EACCES, f"R{regno} unbounded memory access, make sure to bounds check "
                                     f"any such access")
         hi = reg.umax + off
         if not self._within(hi, size, mem_size, zero_ok):
             self._mem_err(regno, reg, hi, size, mem_size)
+            self.fail(errno.EACCES, f"R{regno} max value is outside of the allowed memory range")
 
     def check_packet_access(self, regno: int, reg: Reg, off: int, size: int, zero_ok: bool = False) -> None:
         if reg.smin < 0:
@@ -252,7 +253,7 @@ class MemoryChecks:
                            helper: bool = False) -> None:
         """check_stack_access_within_bounds (+ grow_stack_state)."""
         frame = self.stack_frame(reg)
-        what = " indirect access to" if helper else (" write to" if write else " read from")
+        what = " write to" if write else " read from"
         if reg.var[1] == 0:
             min_off = s64(reg.var[0]) + off
             max_off = min_off + size
@@ -262,11 +263,12 @@ class MemoryChecks:
             min_off = reg.smin + off
             max_off = reg.smax + off + size
         min_valid = -MAX_BPF_STACK if (write or self.privileged) else -frame.allocated_stack
-        bad = min_off < min_valid or min_off > -1 or max_off > 0 or size < 0
-        if bad:
+        err = errno.EACCES if (min_off < min_valid or min_off > -1) else \
+            errno.EINVAL if (max_off > 0 or size < 0) else 0
+        if err:
             if reg.var[1] == 0:
-                self.fail(errno.EACCES, f"invalid{what} stack R{regno} off={off} size={size}")
-            self.fail(errno.EACCES, f"invalid variable-offset{what} stack R{regno} "
+                self.fail(err, f"invalid{what} stack R{regno} off={off} size={size}")
+            self.fail(err, f"invalid variable-offset{what} stack R{regno} "
                                     f"var_off={tnum.to_str(reg.var)} off={off} size={size}")
         frame.grow(-min_off)
         depth = (-min_off + 7) // 8 * 8
