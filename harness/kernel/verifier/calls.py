@@ -311,8 +311,8 @@ class CallChecks:
             caller.regs[r].mark_not_init() if r else None
         self.scratch_all()
         if self.log.enabled:
-            self.log.write("caller:" + caller.fmt(True, None, None) + "\n")
-            self.log.write("callee:" + callee.fmt(True, None, None) + "\n")
+            self.log.write("caller:\n" + caller.fmt(True, None, None) + "\n")
+            self.log.write("callee:\n" + callee.fmt(True, None, None) + "\n")
         return target
 
     def enter_callback(self, idx: int, helper: str, subprog_start: int, meta: dict) -> None:
@@ -367,4 +367,5 @@ class CallChecks:
         if self.log.enabled:
             self.log.write("returning from callee:\n" + callee.fmt(True, None, None) + "\n")
             self.log.write(f"to caller at {callee.callsite + 1}:\n" + caller.fmt(True, None, None) + "\n")
+        self.returned = True
         return callee.callsite + 1

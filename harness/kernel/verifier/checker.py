@@ -95,6 +95,8 @@ class Verifier(MemoryChecks, CallChecks):
         self.scr_stack: set = set()
         self.scr_all = False
         self.next_idx = None
+        self.returned = False        # a bpf-to-bpf call just returned (log "from X to Y:")
+        self.keep_scratch = True
         self.encoding_errors: dict[int, str | None] = {}
         self.st: VState | None = None
         self.subprogs: list[int] = []
@@ -286,12 +288,18 @@ class Verifier(MemoryChecks, CallChecks):
                 if log.enabled:
                     if log.level & LEVEL2 and do_print_state:
                         log.write(f"\nfrom {prev_idx} to {idx}:" + self.state_text(True) + "\n")
-                    elif self.scr_all or self.scr_regs or self.scr_stack:
+                        self.scr_all = self.keep_scratch
+                    if self.scr_all or self.scr_regs or self.scr_stack:
                         log.state(idx, self.state_text(False))
                     log.insn(idx, self.disasm(idx))
                 do_print_state = False
                 self.next_idx = None
+                self.keep_scratch = True
                 nxt = self.step(idx, insns[idx])
+                if self.returned:
+                    self.returned = False
+                    do_print_state = True
+                    self.keep_scratch = False
             if nxt is None:
                 self.path_done()
                 if not self.branch_stack:
@@ -385,7 +393,7 @@ class Verifier(MemoryChecks, CallChecks):
             self.total_states += 1
             self.cur_states += 1
             self.peak_states = max(self.peak_states, self.cur_states)
-            n = self.active_count[idx] + len(self.explored.get(idx, ()))
+            n = self.active_count[idx] - 1 + len(self.explored.get(idx, ()))
             self.max_states_per_insn = max(self.max_states_per_insn, n)
         return False
 
@@ -831,19 +839,32 @@ class Verifier(MemoryChecks, CallChecks):
                 r.id = 0
 
     def match_pkt_pointers(self, st: VState, opc: int, d: Reg, s: Reg, taken: bool) -> None:
-        """try_match_pkt_pointers: `pkt' op pkt_end` proves [pkt, pkt') is in the packet."""
+        """try_match_pkt_pointers: `pkt' op pkt_end` proves [pkt, pkt') is in the packet;
+        on the other side pkt' is at (-1) or beyond (-2) the end (mark_pkt_end)."""
         if d.type == PTR_TO_PACKET and s.type == PTR_TO_PACKET_END or \
                 d.type == PTR_TO_PACKET_META and s.type == PTR_TO_PACKET:
-            ptr, good = d, {o.BPF_JGT: False, o.BPF_JGE: False, o.BPF_JLT: True, o.BPF_JLE: True}
+            ptr = d
+            # op -> (branch where the range is proven, end marker on the other branch)
+            table = {o.BPF_JGT: (False, -2), o.BPF_JGE: (False, -1), o.BPF_JLT: (True, -1),
+                     o.BPF_JLE: (True, -2)}
         elif s.type == PTR_TO_PACKET and d.type == PTR_TO_PACKET_END or \
                 s.type == PTR_TO_PACKET_META and d.type == PTR_TO_PACKET:
-            ptr, good = s, {o.BPF_JGT: True, o.BPF_JGE: True, o.BPF_JLT: False, o.BPF_JLE: False}
+            ptr = s
+            table = {o.BPF_JLT: (False, -2), o.BPF_JLE: (False, -1), o.BPF_JGT: (True, -1),
+                     o.BPF_JGE: (True, -2)}
         else:
             return
-        want = good.get(opc)
-        if want is None or want != taken or ptr.off < 0:
+        row = table.get(opc)
+        if row is None:
+            return
+        good_branch, end_mark = row
+        if good_branch != taken:
+            if ptr.type == PTR_TO_PACKET:
+                ptr.range = end_mark
+            return
+        if ptr.off < 0:
             return
         new_range = ptr.off
         for r in st.all_regs():
-            if r.type == ptr.type and r.id == ptr.id:
+            if r.type == ptr.type and r.id == ptr.id and r.range >= 0:
                 r.range = max(r.range, new_range)

@@ -180,8 +180,6 @@ class MemoryChecks:
     def check_region(self, regno: int, reg: Reg, off: int, size: int, mem_size: int,
                      zero_ok: bool) -> None:
         """check_mem_region_access: both ends of a variable offset must be in bounds."""
-        if self.log.enabled:
-            self.print_state_line()
         if reg.smin < 0 and (reg.smin == -(1 << 63) or reg.smin + off < 0
                              or not -(1 << 31) <= off + reg.smin < (1 << 31)):
             self.fail(errno.EACCES, f"R{regno} min value is negative, either use unsigned index "
@@ -419,7 +417,6 @@ class MemoryChecks:
             spi = slot // 8
             types, spilled = frame.stack[spi] if spi < len(frame.stack) else EMPTY_SLOT
             t = types[slot % 8]
-            self.scratch_stack(spi, reg.frameno)
             if t in (STACK_MISC, STACK_ZERO) or (t == STACK_INVALID and self.privileged):
                 continue
             if t == STACK_SPILL and (spilled.type == SCALAR or self.privileged):

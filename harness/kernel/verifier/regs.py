@@ -291,7 +291,7 @@ class Reg:
         if t != SCALAR and self.off:
             parts.append("off=" + snum(self.off))
         if t in PKT_TYPES:
-            parts.append("r=" + unum(self.range))
+            parts.append("r=" + unum(self.range & U64))
         if t == PTR_TO_MEM:
             parts.append("sz=" + unum(self.mem_size))
         if self.var[1] == 0:
