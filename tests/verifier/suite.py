@@ -220,8 +220,9 @@ case("map_value_arith_oob_unpriv", LOOKUP_NN + "add %r0, 8\n" + OUT,
 case("stack_uninit_read_unpriv", "ldxdw %r0, [%r10-8]\nexit", "EACCES: invalid read from stack R10 off=-8 size=8",
      privileged=False)
 case("stack_uninit_read_priv", "ldxdw %r0, [%r10-8]\nexit", "ok")
-case("stack_partial_init_unpriv", "stw [%r10-8], 0\nldxdw %r0, [%r10-8]\nexit",
-     "EACCES: invalid read from stack off -8+4 size 8", privileged=False)
+case("stack_partial_init_unpriv", "stw [%r10-4], 1\nldxdw %r0, [%r10-8]\nexit",
+     "EACCES: invalid read from stack off -8+0 size 8", privileged=False)
+case("stack_partial_spill_unpriv", "stw [%r10-8], 0\nldxdw %r0, [%r10-8]\nexit", "ok", privileged=False)
 case("stack_allocated_uninit_unpriv", "stdw [%r10-16], 0\nldxdw %r0, [%r10-8]\nexit",
      "EACCES: invalid read from stack off -8+0 size 8", privileged=False)
 case("stack_write_positive_off", "stdw [%r10+0], 0\nmov %r0, 0\nexit", "EACCES: invalid write to stack R10 off=0 size=8")
@@ -323,9 +324,9 @@ case("map_key_scalar", "lddw %r1, map:m\nmov %r2, 0\ncall 1\nmov %r0, 0\nexit",
      maps={"m": ARR})
 case("map_update_value_stack", "stdw [%r10-8], 0\nstdw [%r10-16], 0\nmov %r2, %r10\nadd %r2, -8\nmov %r3, %r10\nadd %r3, -16\n"
      "lddw %r1, map:m\nmov %r4, 0\ncall 2\nexit", "ok", maps={"m": ARR})
-case("map_update_value_uninit_unpriv", "stdw [%r10-8], 0\nstw [%r10-16], 0\nmov %r2, %r10\nadd %r2, -8\nmov %r3, %r10\n"
+case("map_update_value_uninit_unpriv", "stdw [%r10-8], 0\nstw [%r10-12], 0\nmov %r2, %r10\nadd %r2, -8\nmov %r3, %r10\n"
      "add %r3, -16\nlddw %r1, map:m\nmov %r4, 0\ncall 2\nexit",
-     "EACCES: invalid read from stack R3 off -16+4 size 8", maps={"m": ARR}, privileged=False)
+     "EACCES: invalid read from stack R3 off -16+0 size 8", maps={"m": ARR}, privileged=False)
 case("map_lookup_value_as_key", LOOKUP_NN + "mov %r2, %r0\nlddw %r1, map:m\ncall 1\n" + OUT, "ok", maps={"m": ARR})
 case("map_value_direct_ld", "lddw %r1, mapval:m+4\nldxw %r0, [%r1+0]\nexit", "ok", maps={"m": ARR})
 case("map_value_direct_oob", "lddw %r1, mapval:m+4\nldxdw %r0, [%r1+0]\nexit",

@@ -166,6 +166,7 @@ class CallChecks:
         elif base in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO"):
             self.check_mem_size(regno, reg, base == "ARG_CONST_SIZE_OR_ZERO", args, meta)
         elif base == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
+            self.precision_mark()
             if reg.type != SCALAR or reg.var[1]:
                 self.fail(errno.EACCES, f"R{regno} is not a known constant'")
             meta["alloc_size"] = reg.var[0]
@@ -227,6 +228,7 @@ class CallChecks:
     def check_mem_size(self, regno: int, reg: Reg, zero_ok: bool, args, meta: dict) -> None:
         """check_mem_size_reg: the size argument bounds the previous (memory) argument."""
         mem_regno = regno - 1
+        self.precision_mark()
         if reg.type != SCALAR:
             self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=scalar")
         if reg.smin < 0:

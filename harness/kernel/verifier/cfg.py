@@ -254,7 +254,7 @@ def _use_def(i: Insn, nargs) -> tuple[int, int]:
     if cl == o.BPF_LD:
         if is_ldimm64(i):
             return 0, d
-        return (1 << 6) | (s if code & 0xE0 == o.BPF_IND else 0), CALLER_SAVED
+        return 0x3FF, CALLER_SAVED          # may end the program: everything counts as used
     opc = code & 0xF0
     if opc == o.BPF_EXIT:
         return 1, 0

@@ -97,6 +97,7 @@ class Verifier(MemoryChecks, CallChecks):
         self.next_idx = None
         self.returned = False        # a bpf-to-bpf call just returned (log "from X to Y:")
         self.keep_scratch = True
+        self.cur_insn_x = False
         self.encoding_errors: dict[int, str | None] = {}
         self.st: VState | None = None
         self.subprogs: list[int] = []
@@ -152,6 +153,13 @@ class Verifier(MemoryChecks, CallChecks):
         self.scr_stack = set()
         self.scr_all = False
         return text
+
+    def precision_mark(self) -> None:
+        """Where the kernel backtracks precision (mark_chain_precision) it logs
+        `mark_precise:` lines at level 2, so the next state goes on its own line.  We do
+        not print the backtracking itself, only keep the line structure."""
+        if self.log.level & LEVEL2:
+            self.log.insn_part = -1
 
     def print_state_line(self) -> None:
         self.log.write(self.state_text(False) + "\n")
@@ -494,6 +502,7 @@ class Verifier(MemoryChecks, CallChecks):
         else:
             s = Reg.const(i.imm)
         sym = o.ALU_OPS[opc].symbol
+        self.cur_insn_x = bool(x)
         if d.type != SCALAR:
             if s.type != SCALAR:
                 if opc == o.BPF_SUB and self.privileged:
@@ -592,6 +601,8 @@ class Verifier(MemoryChecks, CallChecks):
         if not -BPF_MAX_VAR_OFF < off.smin < BPF_MAX_VAR_OFF:
             self.fail(errno.EINVAL, f"value {off.smin} makes {tname} pointer be out of bounds")
         res = ptr.copy()
+        if self.cur_insn_x:
+            self.precision_mark()
         if known:
             res.off = ptr.off + val if opc == o.BPF_ADD else ptr.off - val
         else:
@@ -664,7 +675,6 @@ class Verifier(MemoryChecks, CallChecks):
             regs[r].mark_not_init()
             self.scratch_reg(r)
         regs[0].mark_unknown()
-        coerce_to_size(regs[0], o.SIZE_BYTES[i.code & 0x18], False)
         self.scratch_reg(0)
 
     def check_atomic(self, i) -> None:
@@ -751,6 +761,9 @@ class Verifier(MemoryChecks, CallChecks):
         self.check_reg_read(i.dst)
         d = regs[i.dst]
         pred = self.branch_taken(opc, bits, d, s)
+        if pred >= 0 and d.type == SCALAR and self.log.level & LEVEL2:
+            # the kernel prints the state right after backtracking, with this insn's index
+            self.log.write(f"{idx}:{self.state_text(False)}\n")
         if pred == 1:
             return target
         if pred == 0:

@@ -302,7 +302,7 @@ class MemoryChecks:
             if size == 8 or not val.is_const() or True:
                 self._spill_scalar(frame, spi, val.copy(), size)
                 return
-        if val is None and imm is not None and aligned and imm != 0:
+        if val is None and imm is not None and aligned:
             r = Reg()
             r.mark_const(imm)
             self._spill_scalar(frame, spi, r, size)
