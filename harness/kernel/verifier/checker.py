@@ -61,6 +61,11 @@ def _helper_name(imm: int):
     return f"bpf_{name}" if name and imm else None
 
 
+def _quick_key(st: VState):
+    """A cheap necessary condition for two states to be identical."""
+    return (len(st.frames),) + tuple((r.type, r.var, r.off) for r in st.cur.regs)
+
+
 def _nargs(imm: int):
     p = PROTOS.get(imm)
     return len(p.args) if p is not None else None
@@ -86,6 +91,7 @@ class Verifier(MemoryChecks, CallChecks):
         self.explored: dict[int, list[StateRecord]] = {}     # fully explored states
         self.active: dict[int, dict] = {}                    # idx -> key -> in-progress
         self.active_count: dict[int, int] = {}
+        self.active_quick: dict[int, set] = {}               # idx -> cheap keys (superset)
         self.branch_stack: list = []
         self.total_states = 0
         self.cur_states = 0
@@ -360,7 +366,8 @@ class Verifier(MemoryChecks, CallChecks):
         add = (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
         key = None
         if self.active_count.get(idx):
-            key = state_key(st)
+            quick = _quick_key(st)
+            key = state_key(st) if quick in self.active_quick.get(idx, ()) else ()
             for rec in self.active[idx].get(key, ()):
                 self.log.write(f"infinite loop detected at insn {idx}\n")
                 self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
@@ -391,8 +398,9 @@ class Verifier(MemoryChecks, CallChecks):
             if pruned:
                 return True
         if add:
-            if key is None:
+            if not key:
                 key = state_key(st)
+            self.active_quick.setdefault(idx, set()).add(_quick_key(st))
             rec = StateRecord(st.copy(), st.rec, idx, key)
             st.rec = rec
             self.active.setdefault(idx, {}).setdefault(key, []).append(rec)
