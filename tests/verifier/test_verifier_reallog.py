@@ -220,7 +220,6 @@ LOG_EXACT = [
     'atomic_ctx',
     'atomic_map_value',
     'cmpxchg_r0_uninit',
-    'bpf_loop_no_func_info',
 ]
 BY_NAME = {c.name: c for c in CASES}
 
