@@ -32,3 +32,30 @@ def test_agrees_with_running_kernel(c, real_kernel_available):
         except BpfError as e:
             got = f"{e.errno_name}: {e.message}"
     assert got == c.expect
+
+
+UNPRIV = [c for c in CASES if not c.privileged and c.real and c.log_level]
+
+
+@pytest.fixture(scope="module")
+def unpriv_verdicts(real_kernel_available):
+    """One subprocess with CAP_PERFMON / CAP_SYS_ADMIN dropped runs every CAP_BPF-only case."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv not installed: cannot drop capabilities")
+    root = Path(__file__).resolve().parents[2]
+    cmd = ["setpriv", "--inh-caps=-perfmon,-sys_admin", "--bounding-set=-perfmon,-sys_admin",
+           sys.executable, "-m", "tests.verifier.unpriv_probe"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot run with reduced capabilities: {proc.stderr.strip()[-200:]}")
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("c", UNPRIV, ids=[c.name for c in UNPRIV])
+def test_unpriv_agrees_with_running_kernel(c, unpriv_verdicts):
+    assert unpriv_verdicts[c.name] == c.expect

@@ -72,8 +72,6 @@ def _tc(off, size, write, priv):
 def _cgroup_skb(off, size, write, priv):
     if _in(off, "tc_classid", "data_meta", "flow_keys"):
         return None
-    if _in(off, "data", "data_end") and not priv:
-        return None
     if write and not _in(off, "mark", "priority", "cb"):
         return None
     return _skb_common(off, size, write)

@@ -320,8 +320,6 @@ class MemoryChecks:
         for i in range(8):
             if i >= 8 - size:
                 types[i] = STACK_SPILL
-            elif types[i] == STACK_INVALID and not self.privileged:
-                types[i] = STACK_MISC
             elif types[i] not in (STACK_ZERO, STACK_INVALID):
                 types[i] = STACK_MISC
         frame.stack[spi] = (tuple(types), r)
