@@ -114,6 +114,7 @@ class CallChecks:
         elif base == "RET_PTR_TO_RINGBUF_MEM_OR_NULL":
             r0.mark_ptr(PTR_TO_MEM, MEM_RINGBUF | MAYBE_NULL)
             r0.mem_size = meta["alloc_size"] or 0
+            self.new_id()                       # the or-null id, replaced by the reference id
             r0.id = self.new_id()
             r0.ref_obj_id = r0.id
             self.st.refs.append((r0.id, idx))

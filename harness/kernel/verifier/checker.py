@@ -58,7 +58,7 @@ class VerifyError(Exception):
 
 def _helper_name(imm: int):
     name = FUNC_NAMES.get(imm)
-    return f"bpf_{name}" if name and imm else None
+    return f"bpf_{name}" if name else None
 
 
 def _quick_key(st: VState):
@@ -155,6 +155,8 @@ class Verifier(MemoryChecks, CallChecks):
             text = f.fmt(True, None, None)
         else:
             text = f.fmt(False, self.scr_regs, self.scr_stack)
+        if self.st.refs:
+            text += " refs=" + ",".join(str(r[0]) for r in self.st.refs)
         self.scr_regs = set()
         self.scr_stack = set()
         self.scr_all = False
@@ -320,9 +322,7 @@ class Verifier(MemoryChecks, CallChecks):
                     return
                 self.st, logpos, prev_idx = self.branch_stack.pop()
                 if not log.level & LEVEL2:
-                    log.reset(logpos[0])
-                    if logpos[1]:
-                        log.insn_part = len(log.parts) - 1
+                    log.reset(*logpos)
                 do_print_state = True
                 self.scratch_all()
                 continue
@@ -336,8 +336,8 @@ class Verifier(MemoryChecks, CallChecks):
         if state.rec is not None:
             state.rec.branches += 1
         log = self.log
-        self.branch_stack.append((state, (len(log.parts), log.insn_part == len(log.parts) - 1
-                                          and log.insn_part >= 0), from_idx))
+        self.branch_stack.append((state, (len(log.parts), len(log.parts[-1]) if log.parts else 0),
+                                  from_idx))
 
     def path_done(self) -> None:
         rec = self.st.rec
@@ -856,7 +856,7 @@ class Verifier(MemoryChecks, CallChecks):
             r.mark_const(0)
         else:
             r.flags &= ~MAYBE_NULL
-            if r.type == PTR_TO_MAP_VALUE:
+            if r.type != PTR_TO_SOCK_COMMON:
                 r.id = 0
 
     def match_pkt_pointers(self, st: VState, opc: int, d: Reg, s: Reg, taken: bool) -> None:

@@ -53,8 +53,14 @@ class VLog:
     def pos(self) -> int:
         return len(self.parts)
 
-    def reset(self, pos: int) -> None:
+    def reset(self, pos: int, last_len: int | None = None) -> None:
+        """bpf_vlog_reset to a byte position, given as (parts kept, length of the last kept
+        part then).  Only the last part can have grown since (a state appended to an
+        instruction line), so cutting it back reproduces the kernel's byte truncation,
+        including its quirk of keeping one pad byte where the newline was."""
         del self.parts[pos:]
+        if last_len is not None and self.parts and len(self.parts[-1]) > last_len:
+            self.parts[-1] = self.parts[-1][:last_len]
         self.insn_part = -1
 
     def text(self) -> str:
