@@ -80,7 +80,7 @@ class CallChecks:
             self.check_func_arg(n + 1, arg, proto.args, meta, proto)
         if proto.name == "tail_call" and meta["map"] is not None \
                 and meta["map"].map_type != MapType.PROG_ARRAY:
-            self.fail(errno.EINVAL, "expected prog array map for tail call")
+            self.fail(errno.EINVAL, "expected prog array map for tail call", newline=False)
         self.check_map_func(meta["map"], proto)
         name = proto.name
         # ring buffer release
@@ -311,7 +311,7 @@ class CallChecks:
         for r in range(1, 6):
             callee.regs[r] = caller.regs[r].copy()
         for r in range(0, 6):
-            caller.regs[r].mark_not_init() if r else None
+            caller.regs[r].mark_not_init()
         self.scratch_all()
         if self.log.enabled:
             self.log.write("caller:\n" + caller.fmt(True, None, None) + "\n")

@@ -111,8 +111,8 @@ class Verifier(MemoryChecks, CallChecks):
         self.has_arena = any(getattr(m, "map_type", None) == MapType.ARENA for m in ctx.used_maps)
 
     # --- small utilities -----------------------------------------------------------------
-    def fail(self, err: int, message: str):
-        self.log.write(message + "\n")
+    def fail(self, err: int, message: str, *, newline: bool = True):
+        self.log.write(message + ("\n" if newline else ""))
         raise VerifyError(err, message)
 
     def new_id(self) -> int:
@@ -194,6 +194,8 @@ class Verifier(MemoryChecks, CallChecks):
         try:
             self.structural_checks()
             self.do_check_main()
+            if not self.log.level & LEVEL2:
+                self.log.reset(0)           # a finished do_check rewinds a level-1 log
             self.check_max_stack_depth()
         except (VerifyError, cfg.CfgError) as e:
             if isinstance(e, cfg.CfgError):
@@ -316,6 +318,7 @@ class Verifier(MemoryChecks, CallChecks):
                     self.returned = False
                     do_print_state = True
                     self.keep_scratch = False
+                    self.scr_all, self.scr_regs, self.scr_stack = False, set(), set()
             if nxt is None:
                 self.path_done()
                 if not self.branch_stack:

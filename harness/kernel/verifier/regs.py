@@ -332,6 +332,10 @@ def scalar_ranges(r: Reg) -> list[str]:
                 continue
             m2[2] = True
             names.append(m2[0])
-        val = snum(m1[1]) if m1[0][0] == "s" else unum(m1[1])
+        if m1[0].endswith("32"):       # the kernel prints 32-bit bounds as u32 when in hex
+            v = m1[1]
+            val = str(v) if -512 <= v <= 512 else f"{v & U32:#x}"
+        else:
+            val = snum(m1[1]) if m1[0][0] == "s" else unum(m1[1])
         out.append("=".join(names) + "=" + val)
     return out
