@@ -9,6 +9,8 @@ A rejection raises harness.kernelapi.BpfError(errno, first error line, log=full 
 
 from __future__ import annotations
 
+import errno
+
 from harness.kernel.progload import LoadContext, VerifyResult
 from harness.kernelapi import BpfError
 
@@ -16,7 +18,13 @@ from harness.kernelapi import BpfError
 def verify(ctx: LoadContext) -> VerifyResult:
     from harness.kernel.verifier.checker import Verifier
     v = Verifier(ctx)
-    err = v.run()
+    try:
+        err = v.run()
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        # Our bug, not the program's: report it like the kernel's "verifier bug" (EFAULT)
+        # instead of letting a traceback escape from bpf(2).
+        raise BpfError(errno.EFAULT, f"verifier bug: {type(exc).__name__}: {exc}",
+                       log=v.log.text()) from None
     log = v.log.text()
     if err is not None:
         raise BpfError(err.errno, err.message, log=log)
