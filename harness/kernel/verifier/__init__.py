@@ -5,6 +5,12 @@ structural checks (cfg.py), then abstract interpretation of every path (checker.
 typed registers (regs.py, tnum.py, alu.py), stack slots (state.py), memory regions
 (memory.py, ctxaccess.py) and calls (calls.py), producing the kernel's log (vlog.py).
 A rejection raises harness.kernelapi.BpfError(errno, first error line, log=full log).
+
+Also here: expect.py (selftest-annotation matcher used by harness/stages/verify.py) and
+cmd.py (`python -m harness verify OBJ`).  Known simplifications: precision is a static
+over-approximation (cfg.precise_registers), all bpf-to-bpf calls are verified as static
+functions (no separate global-function verification), kfuncs and BTF-typed pointers are
+not modelled, and callbacks are explored once (plus the "not called" path).
 """
 
 from __future__ import annotations
