@@ -51,7 +51,16 @@ def coerce_to_size(r: Reg, size: int, signed: bool) -> None:
     if r.umax <= m:
         return
     r.mark_unknown()
-    r.set_view64(tnum.cast(tnum.UNKNOWN, size), 0, m, 0, m)
+    # the bounds of an unknown n-byte value, written directly (no reg_bounds_sync needed)
+    r.var = (0, m)
+    r.umin = r.smin = 0
+    r.umax = r.smax = m
+    r.u32min = 0
+    r.u32max = m & 0xFFFFFFFF
+    if size < 4:
+        r.s32min, r.s32max = 0, m
+    else:
+        r.s32min, r.s32max = -(1 << 31), (1 << 31) - 1
 
 
 class MemoryChecks:
