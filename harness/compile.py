@@ -199,7 +199,9 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
     key = cache_key(source, tc, flags, incs)
     cdir = Path(cache_dir) if cache_dir else default_cache_dir()
     slot = cdir / key[:2]
-    meta_path, obj_cached = slot / f"{key}.json", slot / f"{key}.o"
+    # The object keeps the source's stem as its file name (in a directory per key): libbpf
+    # derives the object name, and so the kernel names of .data/.bss/.rodata maps, from it.
+    meta_path, obj_cached = slot / f"{key}.json", slot / key / f"{Path(source).stem}.o"
     argv = [*tc.driver(), *flags, "-c", str(source), "-o", str(obj_cached)]
 
     if meta_path.is_file():
@@ -243,7 +245,8 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
         obj_hash = None
         if status == "ok":
             obj_hash = _sha256(out)
-            part = slot / f".{key}.{os.getpid()}.o"
+            obj_cached.parent.mkdir(exist_ok=True)
+            part = obj_cached.parent / f".{key}.{os.getpid()}.o"
             shutil.copyfile(out, part)
             os.replace(part, obj_cached)
         meta = {"status": status, "stderr": text, "signature": sig, "returncode": rc,

@@ -46,6 +46,8 @@ def test_cache_hit_and_header_change_invalidates(tmp_path):
     again = compile_source(src, tc, cache_dir=cache)
     assert (first.status, first.cached, again.cached) == ("ok", False, True)
     assert again.obj_hash == first.obj_hash and again.obj_path.is_file()
+    # libbpf names the object (and its .bss/.data maps) after the file: keep the stem
+    assert first.obj_path.name == "p.o"
     (tmp_path / "h.h").write_text("#define VAL 2\n")
     changed = compile_source(src, tc, cache_dir=cache)
     assert not changed.cached and changed.obj_hash != first.obj_hash
