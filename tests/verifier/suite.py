@@ -556,3 +556,97 @@ for _c in CASES:
         _c.real = False          # the running kernel wants real BTF behind func_info
     if _c.name.startswith("percpu_") and _c.name != "percpu_lookup_ok":
         _c.real = False          # global percpu data: not in the running 6.18 kernel
+
+# --- more edge cases, each checked against the running kernel -----------------------------------------------------
+STACKQ = MapSpec(MapType.STACK, 0, 8, 4)
+PUSH = "stdw [%r10-8], 0\nlddw %r1, map:m\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 0\ncall 87\nexit"
+case("div32_by_zero_imm", "mov %r0, 1\ndiv32 %r0, 0\nexit", "EINVAL: div by zero")
+case("mod32_by_zero_imm", "mov %r0, 1\nmod32 %r0, 0\nexit", "EINVAL: div by zero")
+case("sdiv_by_zero_imm", "mov %r0, 1\nsdiv %r0, 0\nexit", "EINVAL: div by zero")
+case("sdiv_ok", "mov %r0, -7\nsdiv %r0, 2\nexit", "ok")
+case("arsh_too_far", "mov %r0, 1\narsh %r0, 64\nexit", "EINVAL: invalid shift 64")
+case("lsh_neg_imm", "mov %r0, 1\nlsh %r0, -1\nexit", "EINVAL: invalid shift -1")
+case("be16_uninit", "be16 %r3\nmov %r0, 0\nexit", "EACCES: R3 !read_ok")
+case("bswap64_ok", "mov %r0, 1\nbswap64 %r0\nexit", "ok")
+case("movsx8_const", "mov %r0, 255\nmovsx864 %r0, %r0\nexit", "ok")
+case("movsx_uninit_src", "movsx1664 %r0, %r5\nexit", "EACCES: R5 !read_ok")
+case("mov32_to_fp", "mov32 %r10, 0\nmov %r0, 0\nexit", "EACCES: frame pointer is read only")
+case("neg_fp", "neg %r10\nmov %r0, 0\nexit", "EACCES: frame pointer is read only")
+case("ldxdw_fp_off0", "ldxdw %r0, [%r10+0]\nexit", "EACCES: invalid read from stack R10 off=0 size=8")
+case("ldsx_stack_ok", "stdw [%r10-8], -1\nldxsb %r0, [%r10-8]\nexit", "ok")
+case("ldsx_ctx_ok", "ldxsw %r0, [%r1+0]\nexit", "ok")
+case("ja32_skips_insn", "mov %r0, 0\nja32 +1\nmov %r0, 1\nexit", "EINVAL: unreachable insn 2")
+case("jeq32_ptr_priv", "mov %r0, 0\njeq32 %r1, 0, +1\nmov %r0, 1\nexit", "ok")
+case("scalar_deref_after_call", "call 7\nldxw %r0, [%r0+0]\nexit", "EACCES: R0 invalid mem access 'scalar'")
+case("const_zero_deref", "mov %r1, 0\nldxw %r0, [%r1+0]\nexit", "EACCES: R1 invalid mem access 'scalar'")
+case("store_to_scalar_ptr", "mov %r1, 5\nstdw [%r1+0], 0\nmov %r0, 0\nexit", "EACCES: R1 invalid mem access 'scalar'")
+case("helper_ktime", "call 5\nexit", "ok")
+case("helper_smp_id", "call 8\nexit", "ok")
+case("helper_get_stackid_sf", "call 27\nexit", "EINVAL: program of this type cannot use helper bpf_get_stackid#27")
+case("helper_probe_read_kernel_sf", "mov %r1, %r10\nadd %r1, -8\nmov %r2, 8\nmov %r3, 0\ncall 113\nexit", "ok")
+case("map_push_on_array", PUSH, "EINVAL: cannot pass map_type 2 into func bpf_map_push_elem#87", maps={"m": ARR})
+case("map_push_on_stack_ok", PUSH, "ok", maps={"m": STACKQ})
+case("map_lookup_on_stack_map", LOOKUP + "exit", "EACCES: invalid zero-sized read", maps={"m": STACKQ})
+case("map_delete_array_ok", "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map:m\ncall 3\nexit", "ok",
+     maps={"m": ARR})
+case("skb_load_bytes_zero_len", "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0\ncall 26\nexit",
+     "EACCES: R4 invalid zero-sized read: u64=[0,0]")
+case("skb_load_bytes_past_stack", "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 16\ncall 26\nexit",
+     "EINVAL: invalid write to stack R3 off=-8 size=16")
+case("subprog_recursion", "call local f\nexit\nf:\ncall local f\nexit", "E2BIG: the call stack of 9 frames is too deep")
+case("jump_into_subprog", "mov %r0, 0\nja +2\ncall local f\nexit\nf:\nmov %r0, 0\nexit",
+     "EINVAL: jump out of range from insn 1 to 4")
+case("subprog_two_levels", "call local f\nexit\nf:\ncall local g\nexit\ng:\nmov %r0, 3\nexit", "ok")
+case("mapval_direct_past_end", "lddw %r1, mapval:m+8\nmov %r0, 0\nexit",
+     "EINVAL: invalid access to map value pointer, value_size=8 off=8", maps={"m": ARR})
+case("mapval_direct_off4_ok", "lddw %r1, mapval:m+4\nldxw %r0, [%r1+0]\nexit", "ok", maps={"m": ARR})
+case("mapval_direct_hash", "lddw %r1, mapval:m\nmov %r0, 0\nexit",
+     "EINVAL: no direct value access support for this map type", maps={"m": HASH})
+raw("ld_imm64_bad_pseudo", [I(0x18, 1, 7, 0, 0), I(0), MOV0, EXIT], "EINVAL: unrecognized bpf_ld_imm64 insn")
+raw("ld_imm64_bad_map_fd", [I(0x18, 1, 1, 0, 999), I(0), MOV0, EXIT], "EBADF: fd 999 is not pointing to valid bpf_map")
+raw("ld_imm64_second_dst_set", [I(0x18, 1, 0, 0, 0), I(0, 1, 0, 0, 0), MOV0, EXIT], "EINVAL: invalid bpf_ld_imm64 insn")
+case("atomic_pkt_xdp", PKT + "jgt %r4, %r3, out\nmov %r5, 1\nlock add32 [%r2+0], %r5\n" + OUT,
+     "EACCES: BPF_ATOMIC stores into R2 pkt is not allowed", prog_type=XDP)
+case("atomic32_stack_ok", "stw [%r10-4], 0\nmov %r1, 1\nlock add32 [%r10-4], %r1\nldxw %r0, [%r10-4]\nexit", "ok")
+case("atomic_fetch_uninit_src", "stdw [%r10-8], 0\nlock fetch add [%r10-8], %r3\nmov %r0, 0\nexit",
+     "EACCES: R3 !read_ok")
+case("atomic_misaligned_stack", "stdw [%r10-8], 0\nmov %r1, 1\nlock add32 [%r10-6], %r1\nmov %r0, 0\nexit",
+     "EACCES: misaligned stack access off 0+0+-6 size 4")
+case("tc_xdp_offsets_are_scalars", PKT + "jgt %r4, %r3, out\nstb [%r2+0], 1\n" + OUT,
+     "EACCES: R2 invalid mem access 'scalar'", prog_type=TC)
+case("ctx_data_sf_76", "ldxw %r2, [%r1+76]\nmov %r0, 0\nexit", "EACCES: invalid bpf_context access off=76 size=4")
+case("ctx_tc_data_ok", "ldxw %r2, [%r1+76]\nmov %r0, 0\nexit", "ok", prog_type=TC)
+case("ctx_tc_tstamp_write", "stdw [%r1+152], 0\nmov %r0, 0\nexit", "ok", prog_type=TC)
+case("ctx_kprobe_narrow_ok", "ldxw %r0, [%r1+0]\nexit", "ok", prog_type=KPROBE)
+case("ctx_rawtp_write", "stdw [%r1+0], 0\nmov %r0, 0\nexit", "EACCES: invalid bpf_context access off=0 size=8",
+     prog_type=RAWTP)
+case("ctx_tp_write", "stdw [%r1+8], 0\nmov %r0, 0\nexit", "EACCES: invalid bpf_context access off=8 size=8",
+     prog_type=TP)
+case("ctx_xdp_rx_queue", "ldxw %r0, [%r1+16]\nexit", "ok", prog_type=XDP)
+case("ctx_and_on_pointer", "ldxw %r2, [%r1+0]\nand %r2, 4\nadd %r1, %r2\nldxw %r0, [%r1+0]\nexit",
+     "EACCES: R2 bitwise operator &= on pointer prohibited", prog_type=XDP)
+case("stack_var_off_read_priv", "stdw [%r10-16], 0\nstdw [%r10-8], 0\ncall 7\nand %r0, 8\nmov %r1, %r10\n"
+     "add %r1, -16\nadd %r1, %r0\nldxdw %r0, [%r1+0]\nexit", "ok")
+case("stack_var_off_write_priv", "call 7\nand %r0, 8\nmov %r1, %r10\nadd %r1, -16\nadd %r1, %r0\nstdw [%r1+0], 0\n"
+     "mov %r0, 0\nexit", "ok")
+case("loop_var_bound_ok", "mov %r1, 0\nl:\nadd %r1, 1\njlt %r1, 100, l\nmov %r0, 0\nexit", "ok")
+case("loop_unbounded_call", "l:\ncall 7\njne %r0, 0, l\nexit", "EINVAL: infinite loop detected at insn 1")
+case("tail_call_no_prog_array", "mov %r2, 0\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit",
+     "EACCES: R2 type=scalar expected=map_ptr")
+case("ringbuf_reserve_discard_ok", "lddw %r1, map:rb\nmov %r2, 8\nmov %r3, 0\ncall 131\njeq %r0, 0, out\n"
+     "mov %r1, %r0\nmov %r2, 0\ncall 133\n" + OUT, "ok", maps={"rb": RB})
+case("ringbuf_output_stack", "stdw [%r10-8], 0\nlddw %r1, map:rb\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\n"
+     "mov %r4, 0\ncall 130\nexit", "ok", maps={"rb": RB})
+# CAP_BPF only (checked by the setpriv run of unpriv_probe.py)
+case("ldsx_uninit_stack_unpriv", "ldxsh %r0, [%r10-8]\nexit", "EACCES: invalid read from stack R10 off=-8 size=2",
+     privileged=False)
+case("jeq32_ptr_unpriv", "mov %r0, 0\njeq32 %r1, 0, +1\nmov %r0, 1\nexit", "EACCES: R1 pointer comparison prohibited",
+     privileged=False)
+case("jset_ptr_unpriv", "mov %r0, 0\njset %r1, 1, +1\nmov %r0, 1\nexit", "EACCES: R1 pointer comparison prohibited",
+     privileged=False)
+case("ptr_cmp_fp_ctx_unpriv", "mov %r0, 0\njeq %r1, %r10, +1\nmov %r0, 1\nexit",
+     "EACCES: R10 pointer comparison prohibited", privileged=False)
+case("ret_map_ptr_unpriv", "lddw %r0, map:m\nexit", "EACCES: R0 leaks addr as return value", maps={"m": ARR},
+     privileged=False)
+case("ringbuf_output_uninit_unpriv", "lddw %r1, map:rb\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\nmov %r4, 0\n"
+     "call 130\nexit", "EACCES: invalid read from stack R2 off=-8 size=8", maps={"rb": RB}, privileged=False)

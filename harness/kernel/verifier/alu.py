@@ -18,7 +18,7 @@ _SMAX = {64: (1 << 63) - 1, 32: (1 << 31) - 1}
 
 
 def _sx(v: int, bits: int) -> int:
-    v &= _M[bits]
+    v &= (1 << bits) - 1
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
