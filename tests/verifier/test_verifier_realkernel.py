@@ -59,3 +59,26 @@ def unpriv_verdicts(real_kernel_available):
 @pytest.mark.parametrize("c", UNPRIV, ids=[c.name for c in UNPRIV])
 def test_unpriv_agrees_with_running_kernel(c, unpriv_verdicts):
     assert unpriv_verdicts[c.name] == c.expect
+
+
+def _agreement_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+    if "verifier_agreement" in sys.modules:
+        return sys.modules["verifier_agreement"]
+    path = Path(__file__).resolve().parents[2] / "bench" / "verifier_agreement.py"
+    spec = importlib.util.spec_from_file_location("verifier_agreement", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["verifier_agreement"] = mod     # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_agreement_figure(real_kernel_available, record_property):
+    """Verdict and first-error-line agreement over the whole suite, printed in the summary."""
+    agr = _agreement_module().measure()
+    record_property("verifier_agreement", agr.disagreements() + agr.notes + [agr.summary()])
+    vk, vn = agr.verdicts
+    assert vn >= 300, agr.summary()
+    assert agr.verdict_rate >= 0.95, "\n".join(agr.disagreements() + [agr.summary()])
