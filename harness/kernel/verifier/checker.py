@@ -63,7 +63,7 @@ def _helper_name(imm: int):
 
 def _quick_key(st: VState):
     """A cheap necessary condition for two states to be identical."""
-    return (len(st.frames),) + tuple((r.type, r.var, r.off) for r in st.cur.regs)
+    return (len(st.frames), *[(r.type, r.var, r.off) for r in st.frames[-1].regs])
 
 
 def _nargs(imm: int):

@@ -87,7 +87,13 @@ class Reg:
         r.type = SCALAR
         r.flags = r.off = r.id = r.ref_obj_id = r.range = r.mem_size = r.frameno = r.subprog = 0
         r.map = None
-        r.set_const_bounds(v)
+        v &= U64
+        r.var = (v, 0)
+        r.smin = r.smax = v - (1 << 64) if v >> 63 else v
+        r.umin = r.umax = v
+        v &= U32
+        r.s32min = r.s32max = v - (1 << 32) if v >> 31 else v
+        r.u32min = r.u32max = v
         return r
 
     def copy(self) -> "Reg":
@@ -127,11 +133,22 @@ class Reg:
         self.map = None
         self.range = 0
         self.mem_size = 0
-        self.set_unbounded()
+        self.var = tnum.UNKNOWN
+        self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
+        self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
 
     def mark_const(self, v: int) -> None:
-        self.mark_unknown()
-        self.set_const_bounds(v)
+        """mark_unknown + set_const_bounds, written out (one of the hottest paths)."""
+        self.type = SCALAR
+        self.flags = self.off = self.id = self.ref_obj_id = self.range = self.mem_size = 0
+        self.map = None
+        v &= U64
+        self.var = (v, 0)
+        self.smin = self.smax = v - (1 << 64) if v >> 63 else v
+        self.umin = self.umax = v
+        v &= U32
+        self.s32min = self.s32max = v - (1 << 32) if v >> 31 else v
+        self.u32min = self.u32max = v
 
     def mark_not_init(self) -> None:
         self.mark_unknown()
@@ -174,6 +191,23 @@ class Reg:
 
     # --- bounds maintenance (reg_bounds_sync) ---------------------------------------------
     def sync(self) -> None:
+        v, m = self.var
+        if m == 0:
+            # constant tnum inside every bound: reg_bounds_sync collapses all bounds onto it
+            v32 = v & U32
+            sv = v - (1 << 64) if v >> 63 else v
+            sv32 = v32 - (1 << 32) if v32 >> 31 else v32
+            if (self.umin <= v <= self.umax and self.smin <= sv <= self.smax
+                    and self.u32min <= v32 <= self.u32max and self.s32min <= sv32 <= self.s32max):
+                self.smin = self.smax = sv
+                self.umin = self.umax = v
+                self.s32min = self.s32max = sv32
+                self.u32min = self.u32max = v32
+                return
+        elif (m == U64 and self.umin == 0 and self.umax == U64 and self.smin == S64_MIN
+              and self.smax == S64_MAX and self.u32min == 0 and self.u32max == U32
+              and self.s32min == S32_MIN and self.s32max == S32_MAX):
+            return          # fully unknown: nothing to tighten
         self._update_bounds()
         self._deduce_bounds()
         self._bound_offset()
@@ -181,62 +215,84 @@ class Reg:
 
     def _update_bounds(self) -> None:
         v, m = self.var
-        self.smin = max(self.smin, s64(v | (m & (1 << 63))))
-        self.smax = min(self.smax, s64(v | (m & S64_MAX)))
-        self.umin = max(self.umin, v)
-        self.umax = min(self.umax, v | m)
+        x = v | (m & (1 << 63))
+        x = x - (1 << 64) if x >> 63 else x
+        if x > self.smin:
+            self.smin = x
+        x = v | (m & S64_MAX)
+        x = x - (1 << 64) if x >> 63 else x
+        if x < self.smax:
+            self.smax = x
+        if v > self.umin:
+            self.umin = v
+        x = v | m
+        if x < self.umax:
+            self.umax = x
         v32, m32 = v & U32, m & U32
-        self.s32min = max(self.s32min, s32(v32 | (m32 & 0x80000000)))
-        self.s32max = min(self.s32max, s32(v32 | (m32 & 0x7FFFFFFF)))
-        self.u32min = max(self.u32min, v32)
-        self.u32max = min(self.u32max, v32 | m32)
+        x = v32 | (m32 & 0x80000000)
+        x = x - (1 << 32) if x >> 31 else x
+        if x > self.s32min:
+            self.s32min = x
+        x = v32 | (m32 & 0x7FFFFFFF)
+        x = x - (1 << 32) if x >> 31 else x
+        if x < self.s32max:
+            self.s32max = x
+        if v32 > self.u32min:
+            self.u32min = v32
+        x = v32 | m32
+        if x < self.u32max:
+            self.u32max = x
 
     def _deduce_bounds(self) -> None:
+        umin, umax, smin, smax = self.umin, self.umax, self.smin, self.smax
+        u32min, u32max, s32min, s32max = self.u32min, self.u32max, self.s32min, self.s32max
         # 64 -> 32 when the upper halves agree
-        if (self.umin >> 32) == (self.umax >> 32):
-            self.u32min = max(self.u32min, self.umin & U32)
-            self.u32max = min(self.u32max, self.umax & U32)
-            if s32(self.umin) <= s32(self.umax):
-                self.s32min = max(self.s32min, s32(self.umin))
-                self.s32max = min(self.s32max, s32(self.umax))
-        if (self.smin >> 32) == (self.smax >> 32):
-            if (self.smin & U32) <= (self.smax & U32):
-                self.u32min = max(self.u32min, self.smin & U32)
-                self.u32max = min(self.u32max, self.smax & U32)
-            if s32(self.smin) <= s32(self.smax):
-                self.s32min = max(self.s32min, s32(self.smin))
-                self.s32max = min(self.s32max, s32(self.smax))
+        if (umin >> 32) == (umax >> 32):
+            u32min = max(u32min, umin & U32)
+            u32max = min(u32max, umax & U32)
+            if s32(umin) <= s32(umax):
+                s32min = max(s32min, s32(umin))
+                s32max = min(s32max, s32(umax))
+        if (smin >> 32) == (smax >> 32):
+            if (smin & U32) <= (smax & U32):
+                u32min = max(u32min, smin & U32)
+                u32max = min(u32max, smax & U32)
+            if s32(smin) <= s32(smax):
+                s32min = max(s32min, s32(smin))
+                s32max = min(s32max, s32(smax))
         # 32-bit signed <-> unsigned
-        if s32(self.u32min) <= s32(self.u32max):
-            self.s32min = max(self.s32min, s32(self.u32min))
-            self.s32max = min(self.s32max, s32(self.u32max))
-        if (self.s32min & U32) <= (self.s32max & U32):
-            self.u32min = max(self.u32min, self.s32min & U32)
-            self.u32max = min(self.u32max, self.s32max & U32)
+        if s32(u32min) <= s32(u32max):
+            s32min = max(s32min, s32(u32min))
+            s32max = min(s32max, s32(u32max))
+        if (s32min & U32) <= (s32max & U32):
+            u32min = max(u32min, s32min & U32)
+            u32max = min(u32max, s32max & U32)
         # 64-bit signed <-> unsigned
-        if s64(self.umin) <= s64(self.umax):
-            self.smin = max(self.smin, s64(self.umin))
-            self.smax = min(self.smax, s64(self.umax))
-        if (self.smin & U64) <= (self.smax & U64):
-            self.umin = max(self.umin, self.smin & U64)
-            self.umax = min(self.umax, self.smax & U64)
+        if s64(umin) <= s64(umax):
+            smin = max(smin, s64(umin))
+            smax = min(smax, s64(umax))
+        if (smin & U64) <= (smax & U64):
+            umin = max(umin, smin & U64)
+            umax = min(umax, smax & U64)
         # 32 -> 64: the low half of the 64-bit bounds lies within the 32-bit bounds
-        new_umin = (self.umin & ~U32) | self.u32min
-        new_umax = (self.umax & ~U32) | self.u32max
+        new_umin = (umin & ~U32) | u32min
+        new_umax = (umax & ~U32) | u32max
         if new_umin <= new_umax:
-            self.umin = max(self.umin, new_umin)
-            self.umax = min(self.umax, new_umax)
-        new_smin = (self.smin & ~U32) | self.u32min
-        new_smax = (self.smax & ~U32) | self.u32max
+            umin = max(umin, new_umin)
+            umax = min(umax, new_umax)
+        new_smin = (smin & ~U32) | u32min
+        new_smax = (smax & ~U32) | u32max
         if new_smin <= new_smax:
-            self.smin = max(self.smin, new_smin)
-            self.smax = min(self.smax, new_smax)
-        if s64(self.umin) <= s64(self.umax):
-            self.smin = max(self.smin, s64(self.umin))
-            self.smax = min(self.smax, s64(self.umax))
-        if (self.smin & U64) <= (self.smax & U64):
-            self.umin = max(self.umin, self.smin & U64)
-            self.umax = min(self.umax, self.smax & U64)
+            smin = max(smin, new_smin)
+            smax = min(smax, new_smax)
+        if s64(umin) <= s64(umax):
+            smin = max(smin, s64(umin))
+            smax = min(smax, s64(umax))
+        if (smin & U64) <= (smax & U64):
+            umin = max(umin, smin & U64)
+            umax = min(umax, smax & U64)
+        self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
+        self.u32min, self.u32max, self.s32min, self.s32max = u32min, u32max, s32min, s32max
 
     def _bound_offset(self) -> None:
         var64 = tnum.intersect(self.var, tnum.trange(self.umin, self.umax))
