@@ -508,6 +508,12 @@ class Verifier(MemoryChecks, CallChecks):
             self.fail(errno.EINVAL, f"invalid shift {i.imm}")
         self.check_reg_write(i.dst)
         d = regs[i.dst]
+        if not x and d.type == SCALAR and d.var[1] == 0 and opc not in (o.BPF_DIV, o.BPF_MOD):
+            # known scalar <op> immediate: what scalar_op computes, without building operands
+            self.cur_insn_x = False
+            d.id = 0
+            d.set_const_bounds(alu.concrete(opc, bits, d.var[0], i.imm, False))
+            return
         if x:
             s = regs[i.src]
         else:

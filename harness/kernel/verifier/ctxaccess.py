@@ -9,6 +9,8 @@ The __sk_buff / xdp_md offsets come from harness.kernel.progtypes (one layout pe
 
 from __future__ import annotations
 
+import functools
+
 from harness.kernel.progtypes import SK_BUFF, XDP_MD
 from harness.uapi import AttachType, ProgType
 
@@ -151,6 +153,7 @@ _TABLE = {
 }
 
 
+@functools.lru_cache(maxsize=4096)       # pure; hot in loops over the context
 def ctx_access(prog_type: int, attach_type: int, off: int, size: int, write: bool,
                privileged: bool) -> str | None:
     if prog_type == ProgType.XDP:
