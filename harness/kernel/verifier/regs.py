@@ -58,6 +58,12 @@ def s32(x: int) -> int:
     return x - (1 << 32) if x >> 31 else x
 
 
+#: reg_bounds_sync is a pure function of (tnum, 8 bounds); the same inputs recur on every
+#: path through a loop or a chain of branches, so its results are remembered.
+_SYNC_MEMO: dict = {}
+_SYNC_MEMO_MAX = 1 << 16
+
+
 class Reg:
     """One register (or a spilled register on the stack)."""
     __slots__ = ("type", "flags", "off", "var", "smin", "smax", "umin", "umax",
@@ -208,10 +214,21 @@ class Reg:
               and self.smax == S64_MAX and self.u32min == 0 and self.u32max == U32
               and self.s32min == S32_MIN and self.s32max == S32_MAX):
             return          # fully unknown: nothing to tighten
-        self._update_bounds()
-        self._deduce_bounds()
-        self._bound_offset()
-        self._update_bounds()
+        key = (self.var, self.smin, self.smax, self.umin, self.umax,
+               self.s32min, self.s32max, self.u32min, self.u32max)
+        out = _SYNC_MEMO.get(key)
+        if out is None:
+            self._update_bounds()
+            self._deduce_bounds()
+            self._bound_offset()
+            self._update_bounds()
+            if len(_SYNC_MEMO) >= _SYNC_MEMO_MAX:
+                _SYNC_MEMO.clear()
+            _SYNC_MEMO[key] = (self.var, self.smin, self.smax, self.umin, self.umax,
+                               self.s32min, self.s32max, self.u32min, self.u32max)
+            return
+        (self.var, self.smin, self.smax, self.umin, self.umax,
+         self.s32min, self.s32max, self.u32min, self.u32max) = out
 
     def _update_bounds(self) -> None:
         v, m = self.var
