@@ -46,7 +46,7 @@ def _patch_maps(prog: FuzzProgram, fds: list[int]) -> bytes:
     return encode(out)
 
 
-def observe_program(kernel, prog: FuzzProgram, cpus: list[int]) -> Observation:
+def observe_program(kernel, prog: FuzzProgram, cpus: list[int], run: bool = True) -> Observation:
     fds: list[int] = []
     obs = Observation()
     try:
@@ -59,11 +59,11 @@ def observe_program(kernel, prog: FuzzProgram, cpus: list[int]) -> Observation:
             obs.load = load_obs(None, log=res.log, verified_insns=res.verified_insns)
         except BpfError as exc:
             obs.load = load_obs(exc)
-        if prog_fd >= 0:
+        if prog_fd >= 0 and run:
             attr = TestRunAttr(data_in=TEST_DATA, data_size_out=len(TEST_DATA) * 4)
             obs.runs = [run_obs(c, lambda c=c: run_on_cpu(kernel, prog_fd, attr, c, prog.prog_type)) for c in cpus]
             fds.append(prog_fd)
-        for attr, fd in zip(MAPS, fds):
+        for attr, fd in zip(MAPS, fds) if run else ():
             obs.maps[attr.map_name] = snapshot_map(kernel, fd, attr.map_type)
     finally:
         for fd in fds:
@@ -81,6 +81,13 @@ def differences(pair: KernelPair, prog: FuzzProgram) -> tuple[list[Difference], 
     e = observe_program(pair.emulated(), prog, pair.cpus)
     r = observe_program(pair.real(), prog, pair.cpus)
     return compare(e, r), e, r
+
+
+def load_differences(pair: KernelPair, prog: FuzzProgram) -> list[Difference]:
+    """Differences of the load alone (no test runs, no maps): what a counterfactual rewrite
+    (known.REWRITES) is judged by, since a rewrite may change what a run computes."""
+    return compare(observe_program(pair.emulated(), prog, pair.cpus, run=False),
+                   observe_program(pair.real(), prog, pair.cpus, run=False))
 
 
 #: Helper -> argument registers that point at stack memory the helper reads, and its size.
@@ -187,8 +194,15 @@ class FuzzReport:
     only_real_accepted: int = 0
     unchecked: int = 0                 # emulated side accepted without a verifier
     by_field: dict[str, int] = field(default_factory=dict)     # disagreements by first differing field
-    disagreements: list[Disagreement] = field(default_factory=list)
+    disagreements: list[Disagreement] = field(default_factory=list)    # the unexplained ones (minimised)
     seconds: float = 0.0
+    known: dict[str, int] = field(default_factory=dict)        # class id -> programs it helped explain
+    unused: list[str] = field(default_factory=list)            # classes that explained nothing
+    unexplained: int = 0
+
+    @property
+    def known_total(self) -> int:
+        return self.disagree - self.unexplained
 
     @property
     def disagree(self) -> int:
@@ -199,13 +213,22 @@ class FuzzReport:
         return (f"seed {self.seed}: {self.programs} programs in {self.seconds:.1f} s: {self.agree} agree, "
                 f"{self.disagree} disagree (by field: {fields}); verdicts: both accepted {self.both_accepted}, "
                 f"both rejected {self.both_rejected}, only emulated accepted {self.only_emulated_accepted}, "
-                f"only real accepted {self.only_real_accepted}; emulated unchecked {self.unchecked}")
+                f"only real accepted {self.only_real_accepted}; emulated unchecked {self.unchecked}"
+                + self.known_summary())
+
+    def known_summary(self) -> str:
+        known = ", ".join(f"{k} {v}" for k, v in sorted(self.known.items())) or "none"
+        unused = f"; unused classes: {', '.join(self.unused)}" if self.unused else ""
+        return (f"\nknown differences {self.known_total} ({known}); unexplained {self.unexplained}{unused}")
 
 
 def fuzz(pair: KernelPair, seed, *, count: int | None = None, seconds: float | None = None,
          minimise_limit: int = MAX_EVALUATIONS, max_reproducers: int = 20,
-         progress: Callable[[Disagreement], None] | None = None) -> FuzzReport:
-    """Programs 0.. of `seed` until `count` programs or `seconds` have passed (at least one)."""
+         progress: Callable[[Disagreement], None] | None = None, known=()) -> FuzzReport:
+    """Programs 0.. of `seed` until `count` programs or `seconds` have passed (at least one).
+    A disagreement all of whose differences match `known` classes (known.classify) is
+    known (counted once under each class credited); the others are unexplained and minimised."""
+    from harness.differential.known import classify
     report = FuzzReport(seed)
     t0 = time.monotonic()
     index = 0
@@ -225,6 +248,12 @@ def fuzz(pair: KernelPair, seed, *, count: int | None = None, seconds: float | N
             continue
         first = diffs[0].what.split()[0]
         report.by_field[first] = report.by_field.get(first, 0) + 1
+        ids = classify(known, diffs, prog.insns, lambda insns: load_differences(pair, prog.with_insns(insns)))
+        if ids is not None:
+            for cid in dict.fromkeys(ids):
+                report.known[cid] = report.known.get(cid, 0) + 1
+            continue
+        report.unexplained += 1
         if len(report.disagreements) >= max_reproducers:
             continue
         key = diffs[0].key
@@ -235,4 +264,5 @@ def fuzz(pair: KernelPair, seed, *, count: int | None = None, seconds: float | N
         if progress:
             progress(found)
     report.seconds = time.monotonic() - t0
+    report.unused = [c.id for c in known if c.id not in report.known]
     return report

@@ -203,8 +203,11 @@ def _map_op(s: _State, risk: str) -> None:
     _key(s, 2, m)
     if kind == "update":
         val = -8 * STACK_SLOTS - 16
-        src = s.scalar()
-        s.emit(Insn(o.BPF_STX | o.BPF_MEM | o.BPF_DW, 10, src, off=val))
+        values = sorted(s.scalars - {1, 2})     # r1, r2 now hold the map and key pointers
+        if values:
+            s.emit(Insn(o.BPF_STX | o.BPF_MEM | o.BPF_DW, 10, r.choice(values), off=val))
+        else:
+            s.emit(Insn(o.BPF_ST | o.BPF_MEM | o.BPF_DW, 10, off=val, imm=r.randrange(-64, 64)))
         s.emit(Insn(o.BPF_ALU64 | o.BPF_MOV | o.BPF_X, 3, 10))
         s.emit(Insn(o.BPF_ALU64 | o.BPF_ADD, 3, imm=val))
         s.emit(Insn(o.BPF_ALU64 | o.BPF_MOV, 4, imm=r.choice((0, 0, 1, 2))))

@@ -8,11 +8,14 @@ running kernel.  Generators (--what, comma list; default `programs`):
   both accept, run once per CPU; every disagreement is printed with a delta-debugged
   minimal reproducer and its disassembly, then the agreement counts.  Program i of a seed
   is always the same program; --seconds bounds how many are tried, --count fixes it.
+  Disagreements that match a class of harness/differential/known_differences.toml
+  (--known FILE; --no-known for none) are counted by class id; only the unexplained
+  ones are minimised, printed and make the exit status 1.
 - maps, progs: harness.realkernel.fuzz -- random map command sequences and short
   loop-free programs, --count cases each (default 200) from an integer seed, differences
   printed (the first --show in full).
 
-Exit status: 0 when the kernels agree, 1 when they differ, 2 for bad arguments or when
+Exit status: 0 when the kernels agree (or differ only in known ways), 1 for unexplained disagreements, 2 for bad arguments or when
 the running kernel cannot be used (the reason is printed, as a test's skip reason would be).
 """
 
@@ -32,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-reproducers", type=int, default=20,
                         help="minimise at most this many disagreements (default 20)")
     parser.add_argument("--show", type=int, default=5, help="maps/progs differences printed in full (default 5)")
+    parser.add_argument("--known", default=None, help="known-difference classes (default harness/differential/known_differences.toml)")
+    parser.add_argument("--no-known", action="store_true", help="treat every disagreement as unexplained")
     parser.add_argument("--quiet", "-q", action="store_true", help="programs: print only the summary")
 
 
@@ -55,11 +60,13 @@ def _programs(real, args) -> int:
     from harness.differential.fuzz import KernelPair, fuzz
     from harness.differential.kernels import emulated_like, runnable_cpus
     from harness.realkernel import RealKernel
+    from harness.differential import known
+    classes = () if args.no_known else known.load(args.known or known.DEFAULT_FILE)
     pair = KernelPair(lambda: emulated_like(real), RealKernel, runnable_cpus(real))
     report = fuzz(pair, args.seed, count=args.count, seconds=None if args.count else args.seconds,
-                  max_reproducers=args.max_reproducers, progress=lambda d: _print(d, args.quiet))
+                  max_reproducers=args.max_reproducers, progress=lambda d: _print(d, args.quiet), known=classes)
     print(("\n" if report.disagreements and not args.quiet else "") + report.summary())
-    return report.disagree
+    return report.unexplained
 
 
 def _legacy(real, names: list[str], args) -> int:
