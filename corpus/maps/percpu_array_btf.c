@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A BTF-defined PERCPU_ARRAY: each run bumps this CPU's slot.  The result depends only
  * on the values the program itself stores (not on which CPU it ran on), so the return
- * value is the same under every toolchain and every CPU count.
+ * value is the same under every toolchain and every CPU count.  raw_tp, so a test can pick
+ * the CPU (BPF_F_TEST_RUN_ON_CPU; tests/corpus/test_corpus_percpu_maps.py).
  */
 #include <bpf/bpf_helpers.h>
 #include <bpf_misc.h>
@@ -19,9 +20,9 @@ struct {
 	__type(value, struct val);
 } pcpu_counts SEC(".maps");
 
-SEC("tc")
+SEC("raw_tp/sys_enter")
 __success __retval(7)
-int percpu_array_count(struct __sk_buff *skb)
+int percpu_array_count(void *ctx)
 {
 	__u32 key = 2;
 	struct val *v;

@@ -12,9 +12,9 @@ struct {
 	__type(value, __u64);
 } pcpu_hash SEC(".maps");
 
-SEC("tc")
+SEC("raw_tp/sys_enter")
 __success __retval(45)
-int percpu_hash_update(struct __sk_buff *skb)
+int percpu_hash_update(void *ctx)
 {
 	__u32 key = 9;
 	__u64 init = 40, *v;
