@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from harness import kernelapi
 from harness.isa import encode
 from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS
-from harness.kernelapi import MapCreateAttr, ProgLoadAttr
+from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
 from harness.uapi import MAX_TAIL_CALL_CNT, MapType, ProgType
 from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
                      MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM)
@@ -14,8 +16,26 @@ from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_
 H = FUNC_IDS
 
 
-def load(k, insns, prog_type=ProgType.RAW_TRACEPOINT):
-    return k.prog_load(ProgLoadAttr(prog_type, encode(insns))).fd
+def load(k, insns, prog_type=ProgType.RAW_TRACEPOINT, cb_start=None):
+    """Load `insns`; with `cb_start`, also BTF func_info for main and the callback at that
+    instruction (the kernel wants it for ld_imm64 BPF_PSEUDO_FUNC: "missing btf func_info")."""
+    if cb_start is None:
+        return k.prog_load(ProgLoadAttr(prog_type, encode(insns))).fd
+    btf_fd = k.btf_load(_func_btf())
+    return k.prog_load(ProgLoadAttr(prog_type, encode(insns), prog_btf_fd=btf_fd,
+                                    func_info=[(0, 3), (cb_start, 4)])).fd
+
+
+def _func_btf() -> bytes:
+    """[1] int, [2] FUNC_PROTO int(void), [3] FUNC main, [4] FUNC cb (both static)."""
+    import struct
+    strings = b"\0int\0main\0cb\0"
+    types = (struct.pack("<IIII", 1, 1 << 24, 4, 32)            # INT "int", 4 bytes, 32 bits
+             + struct.pack("<III", 0, 13 << 24, 1)               # FUNC_PROTO, returns [1]
+             + struct.pack("<III", 5, 12 << 24, 2)               # FUNC "main" -> [2]
+             + struct.pack("<III", 10, 12 << 24, 2))             # FUNC "cb" -> [2]
+    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    return hdr + types + strings
 
 
 def run(k, fd):
@@ -61,7 +81,12 @@ LOOP_PROG = [
 
 def test_bpf_loop_runs_the_callback():
     k = EmulatedKernel()
-    assert run(k, load(k, LOOP_PROG)).retval == sum(range(10))
+    assert run(k, load(k, LOOP_PROG, cb_start=10)).retval == sum(range(10))
+
+
+def test_callback_without_func_info_is_rejected():
+    with pytest.raises(BpfError, match="missing btf func_info"):
+        load(EmulatedKernel(), LOOP_PROG)
 
 
 def test_for_each_map_elem_sums_values():
@@ -73,7 +98,7 @@ def test_for_each_map_elem_sums_values():
             MOV64_IMM(4, 0), CALL(H["for_each_map_elem"]), LDX_MEM(8, 0, 10, -8), EXIT(),
             # callback(map, key, value, ctx): *ctx += *value
             LDX_MEM(8, 5, 3, 0), LDX_MEM(8, 6, 4, 0), ALU64_REG(ADD, 6, 5), STX_MEM(8, 4, 6, 0), *RET(0)]
-    assert run(k, load(k, prog)).retval == 60
+    assert run(k, load(k, prog, cb_start=11)).retval == 60
 
 
 def test_ringbuf_reserve_submit_output_query():

@@ -536,8 +536,7 @@ def _loop(body: list, ctx_arg: list | None = None, nr: int = 10) -> list:
     return pre + ld + ctx + tail + body
 
 
-raw("bpf_loop_no_func_info", _loop([I(0xB7, 0, 0, 0, 0), EXIT]), "EINVAL: missing btf func_info",
-    pipeline_diff="the emulated verifier does not demand func_info for ld_imm64 BPF_PSEUDO_FUNC")
+raw("bpf_loop_no_func_info", _loop([I(0xB7, 0, 0, 0, 0), EXIT]), "EINVAL: missing btf func_info")
 raw("bpf_loop_ok", _loop([I(0xB7, 0, 0, 0, 0), EXIT]), "ok")
 raw("bpf_loop_ret_range", _loop([I(0xB7, 0, 0, 0, 2), EXIT]),
     "EINVAL: At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]")

@@ -657,8 +657,8 @@ class Verifier(MemoryChecks, CallChecks):
             d.mark_const(((self.insns[idx + 1].imm & U32) << 32) | (i.imm & U32))
             return
         if i.src == PSEUDO_FUNC:
-            # The kernel also demands BTF func_info here ("missing btf func_info"); we do not,
-            # so hand-assembled callback programs (tests of the VM and helpers) still load.
+            if not self.ctx.attr.func_info:
+                self.fail(errno.EINVAL, "missing btf func_info")
             d.mark_ptr(PTR_TO_FUNC)
             d.subprog = idx + i.imm + 1
             return
