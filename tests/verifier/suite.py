@@ -649,3 +649,16 @@ case("ret_map_ptr_unpriv", "lddw %r0, map:m\nexit", "EACCES: R0 leaks addr as re
      privileged=False)
 case("ringbuf_output_uninit_unpriv", "lddw %r1, map:rb\nmov %r2, %r10\nadd %r2, -8\nmov %r3, 8\nmov %r4, 0\n"
      "call 130\nexit", "EACCES: invalid read from stack R2 off=-8 size=8", maps={"rb": RB}, privileged=False)
+
+# --- bpf_spin_lock #93: where the lock is (process_spin_lock) -----------------------------------------------------
+ARR16 = MapSpec(MapType.ARRAY, 4, 16)
+SPIN = "mov %r1, %r0\ncall 93\n"
+case("spin_lock_no_btf", LOOKUP_NN + SPIN + OUT, "EINVAL: map 'm' has to have BTF in order to use bpf_spin_lock",
+     maps={"m": ARR})
+case("spin_lock_or_null_no_btf", LOOKUP + SPIN + "mov %r0, 0\nexit",
+     "EINVAL: map 'm' has to have BTF in order to use bpf_spin_lock", maps={"m": ARR})
+case("spin_lock_scalar", "mov %r1, 0\ncall 93\nmov %r0, 0\nexit", "EACCES: R1 type=scalar expected=map_value, ptr_")
+case("spin_lock_stack", "mov %r1, %r10\nadd %r1, -8\ncall 93\nmov %r0, 0\nexit",
+     "EACCES: R1 type=fp expected=map_value, ptr_")
+case("spin_lock_var_off", LOOKUP_NN + "ldxw %r1, [%r0+0]\nand %r1, 8\nadd %r0, %r1\n" + SPIN + OUT,
+     "EINVAL: R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset", maps={"m": ARR16})

@@ -195,7 +195,26 @@ class CallChecks:
             if not reg.ref_obj_id:
                 self.fail(errno.EINVAL, f"R{regno} must be referenced when passed to release function")
             meta["release"] = reg.ref_obj_id
-        # other argument kinds (spin locks, BTF ids) are accepted as long as the register is set
+        elif base == "ARG_PTR_TO_SPIN_LOCK":
+            self.expect(regno, reg, {PTR_TO_MAP_VALUE}, "map_value, ptr_")
+            self.check_spin_lock_arg(regno, reg)
+        # other argument kinds (BTF ids) are accepted as long as the register is set
+
+    def check_spin_lock_arg(self, regno: int, reg: Reg) -> None:
+        """process_spin_lock's checks on where the lock is (not which lock is held: the
+        lock state itself is not tracked)."""
+        if reg.var[1]:
+            self.fail(errno.EINVAL, f"R{regno} doesn't have constant offset. bpf_spin_lock has to be "
+                                    f"at the constant offset")
+        m = reg.map
+        if m.btf is None:
+            self.fail(errno.EINVAL, f"map '{m.name}' has to have BTF in order to use bpf_spin_lock")
+        if m.spin_lock_off is None:
+            self.fail(errno.EINVAL, f"map '{m.name}' has no valid bpf_spin_lock")
+        off = reg.var[0] + reg.off
+        if off != m.spin_lock_off:
+            self.fail(errno.EINVAL, f"off {off} doesn't point to 'struct bpf_spin_lock' that is at "
+                                    f"{m.spin_lock_off}")
 
     def const_stack_key(self, reg: Reg, size: int) -> int | None:
         """A map key known at verification time: zeroed or constant-spilled stack bytes."""
