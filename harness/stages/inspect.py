@@ -23,7 +23,9 @@ def run(job: Job) -> list[StageResult]:
     except Exception as exc:
         return [StageResult("*", "fail", f"cannot open object: {exc}", {"outcome": "unreadable"})]
     summary = summarize(obj)
-    obj_progs = {p["name"]: p for p in summary.get("programs", [])}
+    # Functions in .text are subprograms (static helpers, global functions, callbacks),
+    # not entry programs: libbpf never loads them on their own, so neither do we.
+    obj_progs = {p["name"]: p for p in summary.get("programs", []) if p.get("section") != ".text"}
     job.shared["object_programs"] = list(obj_progs)
     job.shared["inspect"] = summary
     out = []

@@ -109,3 +109,23 @@ def test_unknown_directive_is_config_error(tmp_path):
     (tmp_path / "bad.c").write_text("// harness: optimise=yes\nint x;\n")
     with pytest.raises(ConfigError, match="unknown harness directive 'optimise'"):
         load_case(tmp_path / "bad.c", tmp_path)
+
+
+def test_inspect_stage_ignores_text_subprograms(tmp_path, monkeypatch):
+    """.text functions are subprograms: no per-program records for them."""
+    from types import SimpleNamespace
+
+    import harness.elf.inspect_cmd as inspect_cmd
+    import harness.elf.object as elf_object
+    from harness.stages import inspect as inspect_stage
+
+    summary = {"btf": {}, "programs": [{"name": "entry", "section": "tc", "insn_count": 2},
+                                        {"name": "helper", "section": ".text", "insn_count": 3}]}
+    monkeypatch.setattr(elf_object.BpfObject, "open", staticmethod(lambda path: object()))
+    monkeypatch.setattr(inspect_cmd, "summarize", lambda obj: summary)
+    case = SimpleNamespace(program_names=["entry"], source_annotations=lambda: {})
+    job = SimpleNamespace(obj_path=tmp_path / "x.o", major=18, annotations_source="btf",
+                          annotations={}, case=case, shared={})
+    results = inspect_stage.run(job)
+    assert [r.program for r in results] == ["*", "entry"]
+    assert job.shared["object_programs"] == ["entry"]
