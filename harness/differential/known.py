@@ -13,7 +13,9 @@
   checked per program, not assumed.
 
 A disagreement is known when every one of its differences matches a class (the first
-class in file order that matches is credited); otherwise it is unexplained and the fuzzer
+class in file order that matches is credited; when no single counterfactual removes a
+difference, all matching counterfactuals applied together may, and they are all credited);
+otherwise it is unexplained and the fuzzer
 minimises and prints it.  A class that matched nothing in a run is reported as unused:
 the cause may be fixed, and the class should then be deleted.
 """
@@ -155,5 +157,21 @@ def classify(classes, diffs: list[Difference], insns, recheck: Callable | None) 
             ids.append(c.id)
             break
         else:
-            return None
+            both = _combined(classes, d, insns, recheck)
+            if not both:
+                return None
+            ids.extend(both)
     return ids
+
+
+def _combined(classes, d: Difference, insns, recheck) -> list[str]:
+    """Several causes in one program: the counterfactual classes that match `d` statically,
+    all rewrites applied together; credited (all of them) if that makes `d` vanish and
+    each one alone did not."""
+    cands = [c for c in classes if c.vanishes_when and c.matches_statically(d, insns)]
+    if recheck is None or len(cands) < 2:
+        return []
+    rewritten = list(insns)
+    for c in cands:
+        rewritten = REWRITES[c.vanishes_when](rewritten)
+    return [] if any(x.key == d.key for x in recheck(rewritten)) else [c.id for c in cands]
