@@ -662,3 +662,40 @@ case("spin_lock_stack", "mov %r1, %r10\nadd %r1, -8\ncall 93\nmov %r0, 0\nexit",
      "EACCES: R1 type=fp expected=map_value, ptr_")
 case("spin_lock_var_off", LOOKUP_NN + "ldxw %r1, [%r0+0]\nand %r1, 8\nadd %r0, %r1\n" + SPIN + OUT,
      "EINVAL: R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset", maps={"m": ARR16})
+LOCKED = MapSpec(MapType.ARRAY, 4, 8, btf_value="locked")     # struct { int x; struct bpf_spin_lock lock; }
+LOCKED_HASH = MapSpec(MapType.HASH, 4, 8, 4, btf_value="locked")
+PAIR = MapSpec(MapType.ARRAY, 4, 8, btf_value="pair")          # struct { int a; int b; }
+LOCK4 = "mov %r1, %r0\nadd %r1, 4\ncall 93\n"
+UNLOCK6 = "mov %r1, %r6\nadd %r1, 4\ncall 94\n"
+case("spin_lock_unlock_ok", LOOKUP_NN + "mov %r6, %r0\n" + LOCK4 + UNLOCK6 + OUT, "ok", maps={"m": LOCKED},
+     prog_type=TC)
+case("spin_lock_hash_ok", LOOKUP_NN + "mov %r6, %r0\n" + LOCK4 + UNLOCK6 + OUT, "ok", maps={"m": LOCKED_HASH},
+     prog_type=TC)
+case("spin_lock_no_lock_field", LOOKUP_NN + LOCK4 + OUT, "EINVAL: map 'm' has no valid bpf_spin_lock",
+     maps={"m": PAIR}, prog_type=TC)
+case("spin_lock_wrong_off", LOOKUP_NN + SPIN + OUT,
+     "EINVAL: off 0 doesn't point to 'struct bpf_spin_lock' that is at 4", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_missing_unlock", LOOKUP_NN + LOCK4 + OUT,
+     "EINVAL: BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
+     maps={"m": LOCKED}, prog_type=TC)
+case("spin_unlock_without_lock", LOOKUP_NN + "mov %r6, %r0\n" + UNLOCK6 + OUT,
+     "EINVAL: bpf_spin_unlock without taking a lock", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_twice", LOOKUP_NN + "mov %r6, %r0\n" + LOCK4 + "mov %r0, %r6\n" + LOCK4 + OUT,
+     "EINVAL: function calls are not allowed while holding a lock", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_helper_inside", LOOKUP_NN + "mov %r6, %r0\n" + LOCK4 + "call 7\n" + UNLOCK6 + OUT,
+     "EINVAL: function calls are not allowed while holding a lock", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_subprog_inside", LOOKUP_NN + "mov %r6, %r0\n" + LOCK4 + "call local f\n" + UNLOCK6 + OUT
+     + "f:\nmov %r0, 0\nexit", "ok", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_direct_read", LOOKUP_NN + "ldxw %r0, [%r0+4]\nexit\n" + OUT,
+     "EACCES: bpf_spin_lock cannot be accessed directly by load/store", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_direct_write", LOOKUP_NN + "stw [%r0+4], 0\n" + OUT,
+     "EACCES: bpf_spin_lock cannot be accessed directly by load/store", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_dw_overlaps_lock", LOOKUP_NN + "ldxdw %r0, [%r0+0]\nexit\n" + OUT,
+     "EACCES: bpf_spin_lock cannot be accessed directly by load/store", maps={"m": LOCKED}, prog_type=TC)
+case("spin_lock_other_field_ok", LOOKUP_NN + "ldxw %r0, [%r0+0]\nexit\n" + OUT, "ok", maps={"m": LOCKED},
+     prog_type=TC)
+case("btf_value_map_read_ok", LOOKUP_NN + "ldxw %r0, [%r0+0]\nexit\n" + OUT, "ok", maps={"m": PAIR}, prog_type=TC)
+case("spin_lock_map_in_socket_filter", LOOKUP_NN + LOCK4 + OUT, "EINVAL: socket filter progs cannot use bpf_spin_lock yet",
+     maps={"m": LOCKED})
+case("spin_lock_map_in_kprobe", "lddw %r1, map:m\nmov %r0, 0\nexit", "EINVAL: tracing progs cannot use bpf_spin_lock yet",
+     maps={"m": LOCKED}, prog_type=KPROBE)

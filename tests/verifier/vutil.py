@@ -38,6 +38,40 @@ class MapSpec:
     flags: int = 0
     init: bytes | None = None      # value of key 0 (array maps), written before freezing
     freeze: bool = False
+    btf_value: str = ""            # name of a VALUE_BTF type ("locked", "pair"): map with BTF
+
+
+def _btf(strings: list[str], types: list[tuple]) -> bytes:
+    """Encode BTF: types are (name, kind, vlen, size_or_type, tail bytes)."""
+    import struct
+    blob, offs = b"\0", {}
+    for n in strings:
+        offs[n] = len(blob)
+        blob += n.encode() + b"\0"
+    body = b"".join(struct.pack("<III", offs.get(n, 0), (kind << 24) | vlen, st) + tail
+                    for n, kind, vlen, st, tail in types)
+    return struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(body), len(body), len(blob)) + body + blob
+
+
+def _members(*ms):
+    import struct
+    return b"".join(struct.pack("<III", name_off, tid, bit_off) for name_off, tid, bit_off in ms)
+
+
+def value_btf() -> tuple[bytes, dict[str, int]]:
+    """[1] int, [2] struct bpf_spin_lock {int val}, [3] struct locked {int x; lock @4},
+    [4] struct pair {int a; int b}: 8-byte map values with and without a lock."""
+    import struct
+    names = ["int", "bpf_spin_lock", "val", "locked", "x", "lock", "pair", "a", "b"]
+    off, o = 1, {}
+    for n in names:
+        o[n] = off
+        off += len(n) + 1
+    int_t = ("int", 1, 0, 4, struct.pack("<I", (1 << 24) | 32))
+    lock = ("bpf_spin_lock", 4, 1, 4, _members((o["val"], 1, 0)))
+    locked = ("locked", 4, 2, 8, _members((o["x"], 1, 0), (o["lock"], 2, 32)))
+    pair = ("pair", 4, 2, 8, _members((o["a"], 1, 0), (o["b"], 1, 32)))
+    return _btf(names, [int_t, lock, locked, pair]), {"int": 1, "locked": 3, "pair": 4}
 
 
 @dataclass
@@ -55,8 +89,13 @@ class Prog:
 def build(prog: Prog, kernel: EmulatedKernel) -> list[Insn]:
     fds = {}
     for name, m in prog.maps.items():
+        btf = {}
+        if m.btf_value:
+            data, ids = value_btf()
+            btf = dict(btf_fd=kernel.btf_load(data), btf_key_type_id=ids["int"],
+                       btf_value_type_id=ids[m.btf_value])
         fd = kernel.map_create(MapCreateAttr(m.map_type, m.key_size, m.value_size, m.max_entries,
-                                             m.flags, map_name=name))
+                                             m.flags, map_name=name, **btf))
         if m.init is not None:
             kernel.map_update_elem(fd, bytes(m.key_size), m.init, 0)
         if m.freeze:

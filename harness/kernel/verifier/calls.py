@@ -60,11 +60,16 @@ MAP_FUNCS = {
 }
 
 
+FUNC_SPIN_UNLOCK = 94
+
+
 class CallChecks:
     """Mixin of the Verifier."""
 
     # --- helpers -------------------------------------------------------------------------
     def check_helper_call(self, idx: int, func_id: int) -> None:
+        if self.st.lock and func_id != FUNC_SPIN_UNLOCK:
+            self.fail(errno.EINVAL, "function calls are not allowed while holding a lock")
         if not 0 <= func_id < FUNC_MAX_ID:
             self.fail(errno.EINVAL, f"invalid func {func_id_name(func_id)}#{func_id}")
         proto = func_proto(func_id, self.prog_type, self.attach_type, self.privileged)
@@ -197,12 +202,12 @@ class CallChecks:
             meta["release"] = reg.ref_obj_id
         elif base == "ARG_PTR_TO_SPIN_LOCK":
             self.expect(regno, reg, {PTR_TO_MAP_VALUE}, "map_value, ptr_")
-            self.check_spin_lock_arg(regno, reg)
+            self.check_spin_lock_arg(regno, reg, proto.name == "spin_lock")
         # other argument kinds (BTF ids) are accepted as long as the register is set
 
-    def check_spin_lock_arg(self, regno: int, reg: Reg) -> None:
-        """process_spin_lock's checks on where the lock is (not which lock is held: the
-        lock state itself is not tracked)."""
+    def check_spin_lock_arg(self, regno: int, reg: Reg, lock: bool) -> None:
+        """process_spin_lock: the lock must be a map value's bpf_spin_lock at a constant
+        offset; at most one is held (state.lock), and unlock releases that one."""
         if reg.var[1]:
             self.fail(errno.EINVAL, f"R{regno} doesn't have constant offset. bpf_spin_lock has to be "
                                     f"at the constant offset")
@@ -215,6 +220,16 @@ class CallChecks:
         if off != m.spin_lock_off:
             self.fail(errno.EINVAL, f"off {off} doesn't point to 'struct bpf_spin_lock' that is at "
                                     f"{m.spin_lock_off}")
+        if lock:
+            if self.st.lock:
+                self.fail(errno.EINVAL, "Locked two spin locks are not allowed")
+            self.st.lock = id(m)
+            return
+        if not self.st.lock:
+            self.fail(errno.EINVAL, "bpf_spin_unlock without taking a lock")
+        if self.st.lock != id(m):
+            self.fail(errno.EINVAL, "bpf_spin_unlock of different lock")
+        self.st.lock = 0
 
     def const_stack_key(self, reg: Reg, size: int) -> int | None:
         """A map key known at verification time: zeroed or constant-spilled stack bytes."""

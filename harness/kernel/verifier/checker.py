@@ -61,6 +61,11 @@ def _helper_name(imm: int):
     return f"bpf_{name}" if name else None
 
 
+#: is_tracing_prog_type
+_TRACING_TYPES = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT,
+                            ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE})
+
+
 def _quick_key(st: VState):
     """A cheap necessary condition for two states to be identical."""
     return (len(st.frames), *[(r.type, r.var, r.off) for r in st.frames[-1].regs])
@@ -225,6 +230,7 @@ class Verifier(MemoryChecks, CallChecks):
                 self.log.write(f"func#{n} @{s}\n")
         cfg.check_subprogs(insns, self.subprogs)
         cfg.check_opcodes(insns)
+        self.check_map_prog_compatibility()
         self.stack_depth = [0] * len(self.subprogs)
         bounds = self.subprogs + [len(insns)]
         self.subprog_of = {}
@@ -245,6 +251,17 @@ class Verifier(MemoryChecks, CallChecks):
             while t < len(insns):
                 self.log.write(f"{t:7d}: {cfg.fmt_live(self.live[t])} {self.disasm(t)}\n")
                 t += 2 if cfg.is_ldimm64(insns[t]) else 1
+
+    def check_map_prog_compatibility(self) -> None:
+        """Maps whose values hold a bpf_spin_lock are refused to some program types (the
+        kernel checks this while resolving the program's map references)."""
+        for m in self.ctx.used_maps:
+            if getattr(m, "spin_lock_off", None) is None:
+                continue
+            if self.prog_type == ProgType.SOCKET_FILTER:
+                raise cfg.CfgError(errno.EINVAL, "socket filter progs cannot use bpf_spin_lock yet")
+            if self.prog_type in _TRACING_TYPES:
+                raise cfg.CfgError(errno.EINVAL, "tracing progs cannot use bpf_spin_lock yet")
 
     def do_check_main(self) -> None:
         st = VState()
@@ -729,6 +746,9 @@ class Verifier(MemoryChecks, CallChecks):
     # --- exit ----------------------------------------------------------------------------
     def check_exit(self, idx: int) -> int | None:
         st = self.st
+        if len(st.frames) == 1 and st.lock:
+            self.fail(errno.EINVAL, "BPF_EXIT instruction in main prog cannot be used inside "
+                                    "bpf_spin_lock-ed region")
         if len(st.frames) == 1 and st.refs:
             rid, at = st.refs[0]
             self.log.write(f"Unreleased reference id={rid} alloc_insn={at}\n")

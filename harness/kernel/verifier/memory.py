@@ -85,6 +85,9 @@ class MemoryChecks:
                 self.fail(errno.EACCES, f"R{value_regno} leaks addr into map")
             self.check_map_access_type(reg, off, size, write)
             self.check_region(regno, reg, off, size, reg.map.value_size, False)
+            lock = reg.map.spin_lock_off
+            if lock is not None and reg.smin + off < lock + 4 and lock < reg.umax + off + size:
+                self.fail(errno.EACCES, "bpf_spin_lock cannot be accessed directly by load/store")
             if not write:
                 result = self.map_value_read(reg, off, size)
         elif t == PTR_TO_MAP_KEY:

@@ -74,13 +74,14 @@ class Frame:
 
 class VState:
     """One path's state: frames (innermost last) and acquired references."""
-    __slots__ = ("frames", "refs", "rec", "insn_idx")
+    __slots__ = ("frames", "refs", "rec", "insn_idx", "lock")
 
     def __init__(self):
         self.frames: list[Frame] = []
         self.refs: list[tuple[int, int]] = []    # (ref id, insn that acquired it)
         self.rec = None                          # nearest recorded ancestor (StateRecord)
         self.insn_idx = 0
+        self.lock = 0                            # held bpf_spin_lock: id() of its map, or 0
 
     @property
     def cur(self) -> Frame:
@@ -92,6 +93,7 @@ class VState:
         s.refs = list(self.refs)
         s.rec = self.rec
         s.insn_idx = self.insn_idx
+        s.lock = self.lock
         return s
 
     def all_regs(self):
@@ -130,6 +132,7 @@ def state_key(st: VState):
             out.append(None if reg is None else _reg_key(reg))
         out.append(-1)
     out.append(len(st.refs))
+    out.append(st.lock)
     return tuple(out)
 
 
@@ -213,7 +216,7 @@ def states_equal(old: VState, cur: VState, live: int, precise: int = -1) -> bool
         return False
     if [r[0] for r in old.refs] and len(old.refs) != len(cur.refs):
         return False
-    if len(old.refs) != len(cur.refs):
+    if len(old.refs) != len(cur.refs) or old.lock != cur.lock:
         return False
     idmap: dict = {}
     last = len(old.frames) - 1
@@ -245,7 +248,7 @@ def _reg_key(r: Reg):
 
 def states_identical(a: VState, b: VState) -> bool:
     """Exact equality (the infinite-loop test against a state still being explored)."""
-    if len(a.frames) != len(b.frames) or len(a.refs) != len(b.refs):
+    if len(a.frames) != len(b.frames) or len(a.refs) != len(b.refs) or a.lock != b.lock:
         return False
     for fa, fb in zip(a.frames, b.frames):
         if fa.callsite != fb.callsite:
