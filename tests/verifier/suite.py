@@ -2,9 +2,10 @@
 
 One row per program: name, assembler text (or raw slots for encodings the assembler
 refuses), expected outcome (`ok`, or `ERRNO: first error line`) and options (program type,
-privilege, maps).  Messages are the kernel's (kernel/bpf/verifier.c wording).  Programs
-that load on the running kernel as-is (SOCKET_FILTER, no maps) are also replayed there by
-test_verifier_realkernel.py when bpf(2) is permitted.
+privilege, maps, optionally with BTF-described values).  Messages are the kernel's
+(kernel/bpf/verifier.c wording).  Every case with `real=True` is also replayed on the running
+kernel by test_verifier_realkernel.py when bpf(2) is permitted (CAP_BPF-only cases under
+setpriv), which also prints the overall agreement (bench/verifier_agreement.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,12 @@ Also here: expect.py (selftest-annotation matcher used by harness/stages/verify.
 cmd.py (`python -m harness verify OBJ`).  Known simplifications: precision is a static
 over-approximation (cfg.precise_registers), all bpf-to-bpf calls are verified as static
 functions (no separate global-function verification), kfuncs and BTF-typed pointers are
-not modelled, and callbacks are explored once (plus the "not called" path).
+not modelled, callbacks are explored once (plus the "not called" path), and of
+bpf_spin_lock only the held lock's map is tracked (not the lock's register id).
+
+Agreement with the running kernel on the conformance suite (tests/verifier/suite.py) is
+measured by bench/verifier_agreement.py and printed by the tests/verifier pytest run;
+throughput by bench/verifier_bench.py.
 """
 
 from __future__ import annotations
