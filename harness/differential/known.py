@@ -15,7 +15,8 @@
 A disagreement is known when every one of its differences matches a class (the first
 class in file order that matches is credited; when no single counterfactual removes a
 difference, all matching counterfactuals applied together may, and they are all credited);
-otherwise it is unexplained and the fuzzer
+map differences of a program that only one side loaded follow from the verdict and
+need no class of their own.  Otherwise the disagreement is unexplained and the fuzzer
 minimises and prints it.  A class that matched nothing in a run is reported as unused:
 the cause may be fixed, and the class should then be deleted.
 """
@@ -76,10 +77,20 @@ def _div_as_mod(insns):
             for i in insns]
 
 
+def _unsafe_alu32_as_alu64(insns):
+    """ALU32 operations whose result 6.18 cannot bound (division, modulo, shift by a
+    register) become ALU64: both verifiers then leave the full 64-bit register unknown."""
+    def unsafe(i):
+        return o.cls(i.code) == o.BPF_ALU and (o.op(i.code) in (o.BPF_DIV, o.BPF_MOD) or (
+            o.op(i.code) in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and o.src_bit(i.code) == o.BPF_X))
+    return [i.replace(code=(i.code & ~0x07) | o.BPF_ALU64) if unsafe(i) else i for i in insns]
+
+
 #: Counterfactuals: a program with one suspected cause removed (same length, same jumps).
 REWRITES: dict[str, Callable] = {
     "smp_processor_id_as_prandom": _smp_id_as_prandom,
     "div_as_mod": _div_as_mod,
+    "unsafe_alu32_as_alu64": _unsafe_alu32_as_alu64,
 }
 
 
@@ -143,6 +154,9 @@ def classify(classes, diffs: list[Difference], insns, recheck: Callable | None) 
     without it, counterfactual classes never match."""
     ids = []
     cache: dict[str, list[Difference]] = {}
+    if diffs and diffs[0].what == "verdict":
+        # the program ran on one side only: its map contents follow from the verdict
+        diffs = [d for d in diffs if d.what.split()[0] != "map"]
     for d in diffs:
         for c in classes:
             if not c.matches_statically(d, insns):

@@ -52,12 +52,6 @@ field = "verdict"
 real = "EACCES: injected: no mul"
 reason = "the test kernel refuses multiplications"
 '''
-MAP_CLASS = '''
-[[difference]]
-id = "injected-maps"
-field = "map"
-reason = "a program only one side loaded updates the maps on that side only"
-'''
 UNUSED_CLASS = '''
 [[difference]]
 id = "never"
@@ -73,7 +67,7 @@ def baseline():
 
 
 def test_diff_known_class_is_counted_and_unknown_reported(tmp_path, baseline):
-    classes = known.load(write(tmp_path, MUL_CLASS + MAP_CLASS + UNUSED_CLASS))
+    classes = known.load(write(tmp_path, MUL_CLASS + UNUSED_CLASS))
     rep = fuzz(pair(), SEED, count=COUNT, minimise_limit=40, max_reproducers=3, known=classes)
     assert rep.disagree == baseline.disagree > 0
     assert rep.known.get("injected-mul", 0) > 0, "no program with a mul: pick another seed"
@@ -97,6 +91,16 @@ def test_diff_known_without_classes_everything_is_unexplained(baseline):
 def test_diff_known_static_match(tmp_path, diff, insns, expect):
     classes = known.load(write(tmp_path, MUL_CLASS))
     assert (known.classify(classes, [diff], insns, None) is not None) is expect
+
+
+@pytest.mark.parametrize("first, expect", [
+    (Difference("verdict", "loaded", "EACCES: injected: no mul"), ["injected-mul"]),   # maps follow from it
+    (Difference("processed", "4", "3"), None),                                        # nothing explains either
+])
+def test_diff_known_map_differences_follow_an_explained_verdict(tmp_path, first, expect):
+    classes = known.load(write(tmp_path, MUL_CLASS))
+    diffs = [first, Difference("map fz_hash", "[00000000]=01", "[00000000]=absent")]
+    assert known.classify(classes, diffs, [], None) == expect
 
 
 REWRITE_CLASS = '''
