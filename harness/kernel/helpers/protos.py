@@ -122,9 +122,11 @@ _ROWS: list[tuple] = [
     ("ringbuf_query", "RET_INTEGER", (MAP, ANY), {"cap": "bpf"}),
     # tracing-only
     ("probe_read", "RET_INTEGER", (UNINIT, SIZE0, ANY), {"gpl_only": True, "prog_types": _TRACING}),
-    ("get_current_pid_tgid", "RET_INTEGER", (), {"prog_types": _TRACING}),
-    ("get_current_uid_gid", "RET_INTEGER", (), {"prog_types": _TRACING}),
-    ("get_current_comm", "RET_INTEGER", (UNINIT, SIZE), {"prog_types": _TRACING}),
+    # Offered to every program type by 6.18's base protos (observed on the running kernel:
+    # a SOCKET_FILTER may call them; comm only with CAP_PERFMON).
+    ("get_current_pid_tgid", "RET_INTEGER", (), {}),
+    ("get_current_uid_gid", "RET_INTEGER", (), {}),
+    ("get_current_comm", "RET_INTEGER", (UNINIT, SIZE), {"cap": "perfmon"}),
     ("seq_printf", "RET_INTEGER", ("ARG_PTR_TO_BTF_ID", RO_MEM, SIZE, RO_MEM_OR_NULL, SIZE0),
      {"gpl_only": True, "prog_types": frozenset({ProgType.TRACING}), "attach_types": _ITER}),
     ("seq_write", "RET_INTEGER", ("ARG_PTR_TO_BTF_ID", RO_MEM, SIZE0),
