@@ -102,6 +102,13 @@ class CallChecks:
         base, flags = split_type(proto.ret)
         if base == "RET_INTEGER":
             r0.mark_unknown()
+            if name == "get_smp_processor_id":
+                # do_refine_retval_range: a CPU number is below nr_cpu_ids, so jumps on it
+                # can be decided (and their dead branches skipped) like the kernel does
+                top = self.ctx.config.nr_cpus - 1
+                r0.umin = r0.u32min = r0.smin = r0.s32min = 0
+                r0.umax = r0.u32max = r0.smax = r0.s32max = top
+                r0.sync()
         elif base == "RET_VOID":
             r0.mark_not_init()
         elif base == "RET_PTR_TO_MAP_VALUE_OR_NULL":
