@@ -62,17 +62,14 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
     setv = d.set_view64 if bits == 64 else d.set_view32
     d.id = 0
     if opc in (o.BPF_DIV, o.BPF_MOD, o.BPF_END):
-        if opc == o.BPF_DIV and st[1] == 0 and st[0] and s is not d:
-            c = st[0]
-            t = tnum.trange(du // c, dU // c)
-            setv(t, du // c, dU // c, SMIN, SMAX)
-            return
-        setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
+        # 6.18's is_safe_to_compute_dst_reg_range refuses these (even for constants): the
+        # whole 64-bit register becomes unknown, before any ALU32 zero extension
+        d.mark_unknown()
+        return
+    if opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and (st[1] or s.umax >= bits):
+        d.mark_unknown()        # shift by a non-constant or out-of-range amount: same rule
         return
     if dt[1] == 0 and st[1] == 0 and opc != o.BPF_NEG or (opc == o.BPF_NEG and dt[1] == 0):
-        if opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH) and st[0] >= bits:
-            setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
-            return
         d.set_const_bounds(concrete(opc, bits, dt[0], st[0], False))
         return
     umin, umax, smin, smax = _unbounded(bits)
@@ -115,9 +112,6 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
         if ds >= 0 and ss >= 0:
             smin, smax = umin, umax
     elif opc in (o.BPF_LSH, o.BPF_RSH, o.BPF_ARSH):
-        if st[1] or st[0] >= bits:
-            setv(tnum.UNKNOWN if bits == 64 else (0, M), *_unbounded(bits))
-            return
         k = st[0]
         if opc == o.BPF_LSH:
             t = tnum.cast(tnum.lshift(dt, k), bits // 8)

@@ -547,11 +547,6 @@ class Verifier(MemoryChecks, CallChecks):
         elif s.type != SCALAR:
             self.ptr_arith(i.dst, s, d, opc, bits, sym, True)
         else:
-            if opc in (o.BPF_DIV, o.BPF_MOD) and i.off == 1:
-                d.mark_unknown()
-                if bits == 32:
-                    d.set_view32((0, U32), 0, U32, -(1 << 31), (1 << 31) - 1)
-                return
             alu.scalar_op(opc, bits, d, s)
 
     def check_mov(self, i, bits: int) -> None:
