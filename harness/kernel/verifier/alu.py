@@ -196,7 +196,7 @@ def branch_taken(opc: int, bits: int, d: Reg, s: Reg) -> int:
     return -1
 
 
-def _apply(r: Reg, bits: int, t, umin, umax, smin, smax) -> None:
+def _apply(r: Reg, bits: int, t, umin, umax, smin, smax, sync: bool = True) -> None:
     if bits == 64:
         r.var = tnum.intersect(r.var, t)
         r.umin, r.umax = max(r.umin, umin), min(r.umax, umax)
@@ -205,7 +205,8 @@ def _apply(r: Reg, bits: int, t, umin, umax, smin, smax) -> None:
         r.var = tnum.with_subreg(r.var, tnum.intersect(tnum.subreg(r.var), t))
         r.u32min, r.u32max = max(r.u32min, umin), min(r.u32max, umax)
         r.s32min, r.s32max = max(r.s32min, smin), min(r.s32max, smax)
-    r.sync()
+    if sync:
+        r.sync()
 
 
 def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
@@ -271,7 +272,8 @@ def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
     elif opc == o.BPF_JSLE:
         nd[4], ns[3] = sS, ds
     if d.type == SCALAR:
-        _apply(d, bits, *nd)
+        # `if r0 < r0`: both narrowings land on one register before reg_bounds_sync
+        _apply(d, bits, *nd, sync=s is not d)
     if s.type == SCALAR:
         _apply(s, bits, *ns)
     return d.bounds_sane() and s.bounds_sane()

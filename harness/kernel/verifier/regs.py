@@ -48,6 +48,19 @@ PKT_TYPES = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META})
 MAP_PTR_TYPES = frozenset({CONST_PTR_TO_MAP, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY})
 
 
+def _tnum_step(v: int, m: int, z: int) -> int:
+    """The smallest value of tnum (v; m) above z, or 2**64 when there is none."""
+    if z < v:
+        return v
+    k = z - v                       # v | s > z  <=>  s > k, for s a submask of m
+    bad = k & ~m
+    cand = m & ~k & ~((1 << bad.bit_length()) - 1)
+    if not cand:
+        return 1 << 64
+    low = cand & -cand
+    return v | (k & ~(2 * low - 1)) | low
+
+
 def s64(x: int) -> int:
     x &= U64
     return x - (1 << 64) if x >> 63 else x
@@ -259,6 +272,30 @@ class Reg:
         x = v32 | m32
         if x < self.u32max:
             self.u32max = x
+        if m:
+            self._single_value()
+
+    def _single_value(self) -> None:
+        """6.18's __update_reg64_bounds: when the u64 range and the tnum share one value
+        only, the register is that constant (so e.g. `r &= 4; if r > 1` gives 4)."""
+        v, m = self.var
+        u, top = self.umin, self.umax
+        tmax = v | m
+        u_in = (u & ~m) == v
+        nxt = _tnum_step(v, m, u)
+        if u_in and nxt > top:
+            k = u
+        elif not u_in and nxt == tmax:
+            k = tmax
+        elif not u_in and nxt <= top and _tnum_step(v, m, nxt) > top:
+            k = nxt
+        else:
+            return
+        self.var = (k, 0)
+        self.umin = self.umax = k
+        self.smin = self.smax = s64(k)
+        self.u32min = self.u32max = k & U32
+        self.s32min = self.s32max = s32(k)
 
     def _deduce_bounds(self) -> None:
         umin, umax, smin, smax = self.umin, self.umax, self.smin, self.smax
