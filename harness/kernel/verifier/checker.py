@@ -507,11 +507,13 @@ class Verifier(MemoryChecks, CallChecks):
                 coerce_to_size(d, i.imm // 8, False)
             elif bits == 32 and not x:
                 pass
-            elif d.var[1] == 0:
-                v = d.var[0] & ((1 << i.imm) - 1)
-                d.mark_const(int.from_bytes(v.to_bytes(i.imm // 8, "little"), "big"))
             else:
+                # byte swap: 6.18 swaps the tnum's value and mask; the bounds follow the tnum
+                n, keep = i.imm // 8, (1 << i.imm) - 1
+                v, m = (int.from_bytes((x & keep).to_bytes(n, "little"), "big") for x in d.var)
                 d.mark_unknown()
+                d.var = (v, m)
+                d.sync()
             return
         if opc == o.BPF_MOV:
             self.check_mov(i, bits)
