@@ -41,6 +41,9 @@ class BpfProg:
     stack_depth: list[int] = field(default_factory=list)
     #: furthest context byte the program reads (fixups.max_ctx_offset)
     max_ctx_offset: int = 0
+    #: R0 at the main program's exits as verified (progload.ScalarRange), when the kernel's
+    #: record_exit_r0 asked for it (soundness cross-checks, tests/verifier)
+    exit_r0: list = field(default_factory=list)
 
     def xlated_dump(self) -> bytes:
         """The program as bpf_prog_info.xlated_prog_insns shows it (bpf_insn_prepare_dump):

@@ -57,6 +57,9 @@ def _verifier():
 class ProgCommands:
     """Mixin of EmulatedKernel (harness/kernel/syscall.py); uses self.config and self.fds."""
 
+    #: set True on an instance to keep the verifier's exit R0 ranges on each BpfProg
+    record_exit_r0: bool = False
+
     # ------------------------------------------------------------------ load
     def prog_load(self, attr: ProgLoadAttr) -> ProgLoadResult:
         self._check_load_attr(attr)
@@ -75,7 +78,8 @@ class ProgCommands:
         if _verifier() is None:         # the verifier checks this itself, in program order
             self._check_gpl_calls(insns, attr, gpl)
         btf = self.fds.get(attr.prog_btf_fd) if attr.prog_btf_fd else None
-        ctx = LoadContext(self.config, attr, insns, aux, used_maps, btf=btf, kernel=self)
+        ctx = LoadContext(self.config, attr, insns, aux, used_maps, btf=btf, kernel=self,
+                          record_exit_r0=self.record_exit_r0)
         try:
             result = self._verify(ctx)
         except BpfError as e:
@@ -98,7 +102,8 @@ class ProgCommands:
             gpl_compatible=gpl, subprog_starts=x.subprog_starts, func_info=x.func_info,
             line_info=x.line_info, verified_insns=result.processed, jit_required=x.jit_required,
             jited=self.config.jit_enabled, prog_flags=attr.prog_flags, btf=btf,
-            stack_depth=list(result.stack_depth), max_ctx_offset=max_ctx)
+            stack_depth=list(result.stack_depth), max_ctx_offset=max_ctx,
+            exit_r0=list(result.exit_r0))
         return ProgLoadResult(self.fds.install(prog), log, result.processed)
 
     def _check_load_attr(self, attr: ProgLoadAttr) -> None:

@@ -41,7 +41,8 @@ def verify(ctx: LoadContext) -> VerifyResult:
         raise BpfError(err.errno, err.message, log=log)
     return VerifyResult(log=log, processed=v.processed, max_states_per_insn=v.max_states_per_insn,
                         total_states=v.total_states, peak_states=v.peak_states, mark_read=0,
-                        stack_depth=list(v.stack_depth), subprog_starts=list(v.subprogs))
+                        stack_depth=list(v.stack_depth), subprog_starts=list(v.subprogs),
+                        exit_r0=list(v.exit_r0))
 
 
 __all__ = ["verify"]

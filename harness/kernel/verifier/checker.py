@@ -18,6 +18,7 @@ from harness.isa.disasm import disasm_insn
 from harness.isa.validate import check_insn
 from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
 from harness.kernel.helpers.protos import PROTOS
+from harness.kernel.progload import UNKNOWN_RANGE, ScalarRange
 from harness.kernel.verifier import alu, cfg, tnum
 from harness.kernel.verifier.calls import CallChecks
 from harness.kernel.verifier.ctxaccess import LD_ABS_TYPES, PKT_READ
@@ -86,6 +87,8 @@ class Verifier(MemoryChecks, CallChecks):
         self.attach_type = attr.expected_attach_type
         self.license = attr.license
         self.privileged = bool(ctx.config.privileged)
+        self.record_exit_r0 = bool(getattr(ctx, "record_exit_r0", False))
+        self.exit_r0: dict = {}                              # ScalarRange -> None, in order
         self.strict_align = bool(attr.prog_flags & 1)
         self.log = VLog(attr.log_level)
         self.id_gen = 0
@@ -244,7 +247,7 @@ class Verifier(MemoryChecks, CallChecks):
         self.live = cfg.live_registers(insns, _nargs)
         self.precise = cfg.precise_registers(
             insns, self.subprogs[1] if len(self.subprogs) > 1 else None,
-            main_r0_precise=self.prog_type in RETURN_RANGES)
+            main_r0_precise=self.prog_type in RETURN_RANGES or self.record_exit_r0)
         if self.log.level & LEVEL2:
             self.log.write("Live regs before insn:\n")
             t = 0
@@ -759,7 +762,16 @@ class Verifier(MemoryChecks, CallChecks):
         rng = RETURN_RANGES.get(self.prog_type)
         if rng is not None:
             self.check_retval(r0, rng, "At program exit")
+        if self.record_exit_r0:
+            self.exit_r0[self.scalar_range(r0)] = None
         return None
+
+    @staticmethod
+    def scalar_range(r: Reg) -> ScalarRange:
+        if r.type != SCALAR:
+            return UNKNOWN_RANGE
+        return ScalarRange(r.var[0], r.var[1], r.umin, r.umax, r.smin, r.smax,
+                           r.u32min, r.u32max, r.s32min, r.s32max)
 
     def check_retval(self, r0: Reg, rng: tuple[int, int], where: str) -> None:
         if r0.type != SCALAR:
