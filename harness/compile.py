@@ -5,7 +5,18 @@ Why a cache: the matrix compiles every case with every toolchain, and the later 
 covers everything that decides the output: the source, every header it includes (found by
 following #include through our own include dirs; -nostdinc means there are no others),
 the toolchain identity (name, provider, package, driver, `--version` string) and the full
-flag list.  Deterministic outcomes (ok, diagnostics error, crash) are cached, so a warm
+flag list.
+
+Why the key holds no absolute path: Clang writes file names into the object (DWARF
+DW_AT_name/comp_dir and line tables, and the BTF strings that .BTF.ext line_info points at),
+so an object built in /a/repo differs from one built in /b/repo and a fresh clone (CI, a
+nightly dashboard in another work dir) could not reuse a cache filled elsewhere.  So the
+compiler runs in a *root* directory that holds the source and (normally) the include dirs,
+is given root-relative paths, and `-ffile-prefix-map=<root>=.` spells the root as "." in
+the object (see `Layout`).  The object is then byte-identical wherever the corpus lives,
+and the key is built from the same relative spellings (flags keep a placeholder for the
+mapped directory), so it is too.  Every declared toolchain (Debian clang 13..22 and the
+zig-embedded clangs) accepts -ffile-prefix-map (Clang >= 10).  Deterministic outcomes (ok, diagnostics error, crash) are cached, so a warm
 re-run compiles nothing; timeouts and missing toolchains are not.
 
 Outcome classes (CompileResult.status):
@@ -39,7 +50,8 @@ from harness.toolchains import REPO_ROOT, Toolchain, get_toolchain
 INCLUDE_DIR = REPO_ROOT / "corpus" / "include"
 DEFAULT_MCPU = "v3"          # explicit always: the default differs (v1 before LLVM 20, v3 from 20)
 BASE_CFLAGS = ("-O2", "-g")
-CACHE_SCHEMA = "2"           # bump when the key or the metadata format changes
+CACHE_SCHEMA = "3"           # bump when the key or the metadata format changes (3: relocatable)
+CORPUS_TOKEN = "/corpus"     # how an include tree outside the root is spelled in the object
 STATUSES = ("ok", "error", "crash", "timeout", "missing")
 
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
@@ -72,6 +84,7 @@ class CompileResult:
     obj_hash: str | None = None       # sha256 of the object
     key: str = ""                     # cache key
     mcpu: str = ""
+    cwd: str = ""                     # where `command` runs (its paths are relative to it)
     leftovers: list[str] = field(default_factory=list)  # files the compiler left in TMPDIR
 
     @property
@@ -141,21 +154,72 @@ def included_files(source: Path, include_dirs: list[Path]) -> list[Path]:
     return sorted(seen)
 
 
-def cache_key(source: Path, tc: Toolchain, flags: list[str], include_dirs: list[Path]) -> str:
+def _under(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the compiler runs and how each path is spelled on its command line and in the object.
+
+    The corpus is the parent of the include dirs (corpus/include -> corpus).  The root, the
+    compiler's working directory, mapped to ".", is the corpus when it holds the source
+    (every corpus case), else the source's directory when that holds the corpus.  Otherwise
+    (a test's C file in a temporary dir, headers from the repo) the root is the source's
+    directory and the corpus gets a second map to CORPUS_TOKEN; the two never overlap, so
+    the order in which a Clang version applies prefix maps does not matter.
+    """
+    root: Path
+    source: Path                       # absolute
+    includes: tuple[Path, ...]         # absolute
+    corpus: Path | None = None         # mapped to CORPUS_TOKEN (only when outside root)
+
+    @classmethod
+    def of(cls, source: Path, includes: list[Path]) -> "Layout":
+        corpus = Path(os.path.commonpath(includes)).parent if includes else source.parent
+        if _under(source, corpus):
+            return cls(corpus, source, tuple(includes))
+        if _under(corpus, source.parent):
+            return cls(source.parent, source, tuple(includes))
+        return cls(source.parent, source, tuple(includes), corpus)
+
+    def spell(self, path: Path, real: bool) -> str:
+        """`path` as passed to the compiler (real) or as recorded in the key (not real).
+
+        Root-relative paths are the same in both; a path under the separately mapped corpus
+        is absolute on the command line and keyed by its token; anything else (outside both
+        trees) stays absolute in both, so it is keyed exactly but is not relocatable.
+        """
+        if _under(path, self.root):
+            return os.path.relpath(path, self.root)
+        if self.corpus is not None and _under(path, self.corpus):
+            return str(path) if real else CORPUS_TOKEN + "/" + path.relative_to(self.corpus).as_posix()
+        return str(path)
+
+    def map_flags(self, real: bool) -> list[str]:
+        """The prefix maps; the key names the mapped directories by placeholders."""
+        maps = [(self.root, "<root>", ".")]
+        if self.corpus is not None:
+            maps.append((self.corpus, "<corpus>", CORPUS_TOKEN))
+        return [f"-ffile-prefix-map={d if real else ph}={token}" for d, ph, token in maps]
+
+    def flags(self, tc: Toolchain, mcpu: str, cflags, real: bool) -> list[str]:
+        return [*tc.base_flags(), *BASE_CFLAGS, f"-mcpu={mcpu}", "-nostdinc",
+                *(x for d in self.includes for x in ("-I", self.spell(d, real))),
+                "-fno-crash-diagnostics", *self.map_flags(real), *cflags]
+
+
+def cache_key(layout: Layout, tc: Toolchain, key_flags: list[str]) -> str:
+    """sha256 over the toolchain identity, the keyed flags and every input file, each file
+    named by its relative spelling (Layout.spell), never by an absolute path of the root."""
     h = hashlib.sha256()
     h.update(f"schema={CACHE_SCHEMA}\0".encode())
     h.update(tc.identity().encode() + b"\0")
-    h.update("\0".join(flags).encode() + b"\0")
-    h.update(source.read_bytes())
-    for hdr in included_files(source, include_dirs):
-        rel = hdr.name
-        for d in include_dirs:
-            try:
-                rel = str(hdr.relative_to(d.resolve()))
-                break
-            except ValueError:
-                continue
-        h.update(b"\0hdr:" + rel.encode() + b"\0" + hdr.read_bytes())
+    h.update("\0".join(key_flags).encode() + b"\0")
+    h.update(b"src:" + layout.spell(layout.source, False).encode() + b"\0")
+    h.update(layout.source.read_bytes())
+    for hdr in included_files(layout.source, list(layout.includes)):
+        h.update(b"\0hdr:" + layout.spell(hdr, False).encode() + b"\0" + hdr.read_bytes())
     return h.hexdigest()
 
 
@@ -190,19 +254,20 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
     tc = get_toolchain(toolchain)
     mcpu = mcpu or DEFAULT_MCPU
     incs = [Path(p).resolve() for p in (include_dirs if include_dirs is not None else [INCLUDE_DIR])]
-    flags = [*tc.base_flags(), *BASE_CFLAGS, f"-mcpu={mcpu}", "-nostdinc",
-             *(x for d in incs for x in ("-I", str(d))), "-fno-crash-diagnostics", *cflags]
+    layout = Layout.of(source, incs)
+    flags = layout.flags(tc, mcpu, cflags, real=True)
+    src_arg, cwd = layout.spell(source, True), str(layout.root)
     if not tc.available():
-        return CompileResult("missing", None, signature="toolchain missing", mcpu=mcpu,
-                             stderr=tc.missing_reason(), command=[*tc.driver(), *flags])
+        return CompileResult("missing", None, signature="toolchain missing", mcpu=mcpu, cwd=cwd,
+                             stderr=tc.missing_reason(), command=[*tc.driver(), *flags, "-c", src_arg])
     version = tc.version_string()
-    key = cache_key(source, tc, flags, incs)
+    key = cache_key(layout, tc, layout.flags(tc, mcpu, cflags, real=False))
     cdir = Path(cache_dir) if cache_dir else default_cache_dir()
     slot = cdir / key[:2]
     # The object keeps the source's stem as its file name (in a directory per key): libbpf
     # derives the object name, and so the kernel names of .data/.bss/.rodata maps, from it.
     meta_path, obj_cached = slot / f"{key}.json", slot / key / f"{Path(source).stem}.o"
-    argv = [*tc.driver(), *flags, "-c", str(source), "-o", str(obj_cached)]
+    argv = [*tc.driver(), *flags, "-c", src_arg, "-o", str(obj_cached)]
 
     if meta_path.is_file():
         try:
@@ -212,7 +277,7 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
                     meta["status"], obj_cached if meta["status"] == "ok" else None,
                     stderr=meta.get("stderr", ""), signature=meta.get("signature", ""), cached=True,
                     version=version, command=argv, duration=0.0, returncode=meta.get("returncode"),
-                    obj_hash=meta.get("obj_hash"), key=key, mcpu=mcpu)
+                    obj_hash=meta.get("obj_hash"), key=key, mcpu=mcpu, cwd=cwd)
         except (OSError, ValueError, KeyError):
             pass  # corrupt entry: recompile and overwrite
 
@@ -226,19 +291,21 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
         env = tc.environment(cc_cache)
         env["TMPDIR"] = str(private_tmp)
         out = tmp / "out.o"
-        argv_real = [*tc.driver(), *flags, "-c", str(source), "-o", str(out)]
+        argv_real = [*tc.driver(), *flags, "-c", src_arg, "-o", str(out)]
         t0 = time.perf_counter()
         try:
-            rc, text, timed_out = _run(argv_real, env, tmp, timeout)
+            # run in the root: relative paths there, and BTF line_info reads each source
+            # line back through the mapped name ("./percpu/x.c"), relative to the cwd
+            rc, text, timed_out = _run(argv_real, env, layout.root, timeout)
         except OSError as exc:
             return CompileResult("missing", None, stderr=str(exc), signature="toolchain missing",
-                                 version=version, command=argv, key=key, mcpu=mcpu)
+                                 version=version, command=argv, key=key, mcpu=mcpu, cwd=cwd)
         duration = time.perf_counter() - t0
         leftovers = sorted(str(p.relative_to(private_tmp)) for p in private_tmp.rglob("*") if p.is_file())
         if timed_out:
             return CompileResult("timeout", None, stderr=text, signature=f"timeout after {timeout:g}s",
                                  version=version, command=argv, duration=duration, key=key,
-                                 mcpu=mcpu, leftovers=leftovers)
+                                 mcpu=mcpu, leftovers=leftovers, cwd=cwd)
         status, sig = classify(rc, text)
         if status == "ok" and not out.is_file():
             status, sig = "error", "compiler exited 0 but wrote no object"
@@ -250,10 +317,12 @@ def compile_source(source: Path | str, toolchain: Toolchain | str, *, mcpu: str 
             shutil.copyfile(out, part)
             os.replace(part, obj_cached)
         meta = {"status": status, "stderr": text, "signature": sig, "returncode": rc,
-                "obj_hash": obj_hash, "version": version, "command": argv, "duration": duration}
+                "obj_hash": obj_hash, "version": version, "command": argv, "cwd": cwd,
+                "duration": duration}
         part = slot / f".{key}.{os.getpid()}.json"
         part.write_text(json.dumps(meta))
         os.replace(part, meta_path)
     return CompileResult(status, obj_cached if status == "ok" else None, stderr=text, signature=sig,
                          cached=False, version=version, command=argv, duration=duration,
-                         returncode=rc, obj_hash=obj_hash, key=key, mcpu=mcpu, leftovers=leftovers)
+                         returncode=rc, obj_hash=obj_hash, key=key, mcpu=mcpu, leftovers=leftovers,
+                         cwd=cwd)
