@@ -415,12 +415,13 @@ class Reg:
 
 
 def snum(v: int) -> str:
-    """verbose_snum: small numbers in decimal, others as (unsigned) hex."""
-    return str(v) if -512 <= v <= 512 else f"{v & U64:#x}"
+    """verbose_snum: numbers that fit an s16 in decimal, others as (unsigned) hex
+    (checked against 6.18's level-2 log: 32767 and -32768 decimal, 32768 hex)."""
+    return str(v) if -32768 <= v <= 32767 else f"{v & U64:#x}"
 
 
 def unum(v: int) -> str:
-    return str(v) if v <= 512 else f"{v:#x}"
+    return str(v) if v <= 32767 else f"{v:#x}"
 
 
 def scalar_ranges(r: Reg) -> list[str]:
@@ -444,7 +445,7 @@ def scalar_ranges(r: Reg) -> list[str]:
             names.append(m2[0])
         if m1[0].endswith("32"):       # the kernel prints 32-bit bounds as u32 when in hex
             v = m1[1]
-            val = str(v) if -512 <= v <= 512 else f"{v & U32:#x}"
+            val = str(v) if -32768 <= v <= 32767 else f"{v & U32:#x}"
         else:
             val = snum(m1[1]) if m1[0][0] == "s" else unum(m1[1])
         out.append("=".join(names) + "=" + val)
