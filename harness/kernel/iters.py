@@ -5,13 +5,24 @@ link_create(prog, 0, BPF_TRACE_ITER, iter_map_fd=map) makes an IterLink; iter_cr
 opens an iterator "file"; iter_read runs the program once per map element with
 `struct bpf_iter__bpf_map_elem { meta, map, key, value }` and once more with key and value
 NULL (the kernel's stop call), and returns what the program wrote with bpf_seq_write /
-bpf_seq_printf.  Per-CPU maps show the value as every possible CPU's round_up(vs, 8)
-copy back to back (upstream-spec §2.4).
+bpf_seq_printf.
+
+What ctx->value points at (the kernel registers it as PTR_TO_BUF | PTR_MAYBE_NULL,
+writable; the key is MEM_RDONLY), by map type -- table VALUE_VIEW:
+  ARRAY, HASH, LRU_HASH   the element itself (arraymap.c / hashtab.c seq_show hand out the
+                          element's value), so a write through ctx->value IS a map update,
+                          at the same address bpf_map_lookup_elem returns.
+  the per-CPU types       a scratch buffer holding every possible CPU's round_up(vs, 8)
+                          copy back to back (upstream-spec §2.4); the program may write it,
+                          but the kernel refills it for the next element and never copies it
+                          back, so such writes do not reach the map.
+The key is the element's key (hash) or a copy of the index (array), read-only either way.
 
 Simplifications (documented): the emulator has no vmlinux BTF, so any TRACING program
-with expected_attach_type BPF_TRACE_ITER is taken to be a bpf_map_elem iterator; the
-value buffer is a copy (writes through ctx->value do not reach the map); one read(2)
-returns the whole output.
+with expected_attach_type BPF_TRACE_ITER is taken to be a bpf_map_elem iterator; one
+read(2) returns the whole output; link_create does not check the program's largest key /
+value access against the map's sizes (the kernel's EACCES: the verifier does not record
+max_rdonly_access / max_rdwr_access).
 """
 
 from __future__ import annotations
@@ -24,9 +35,29 @@ from harness.kernel.progtypes import ITER_MAP_ELEM, ITER_META
 from harness.kernelapi import BpfError
 from harness.uapi import AttachType, MapType, ProgType
 
-#: map types with iter_seq_info (array, percpu array, the hash family)
-ITERABLE_MAPS = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH,
-                           MapType.LRU_HASH, MapType.LRU_PERCPU_HASH})
+#: map type -> what ctx->value points at: "element" (the live value: writes reach the map)
+#: or "percpu_copy" (a scratch copy of every CPU's value: writes are dropped).  The keys are
+#: the map types bpf_iter_attach_map accepts (the others: EINVAL).
+VALUE_VIEW = {
+    MapType.ARRAY: "element", MapType.HASH: "element", MapType.LRU_HASH: "element",
+    MapType.PERCPU_ARRAY: "percpu_copy", MapType.PERCPU_HASH: "percpu_copy",
+    MapType.LRU_PERCPU_HASH: "percpu_copy",
+}
+ITERABLE_MAPS = frozenset(VALUE_VIEW)
+
+
+def iter_values(bpf_map, cpu: int):
+    """(key bytes, value buffer) per element, the buffer as the kernel shows it (VALUE_VIEW).
+
+    "element" uses the program-side walk (prog_iter), whose storage is the element's live
+    bytearray; a hash walk snapshots the keys and skips elements deleted meanwhile.
+    """
+    if VALUE_VIEW[bpf_map.map_type] == "element":
+        for key, storage in bpf_map.prog_iter(cpu):
+            yield bytes(key), storage
+    else:
+        for key, value in list(bpf_map.iter_elems()):
+            yield key, bytearray(value)
 
 
 @dataclass
@@ -85,10 +116,15 @@ def iter_read(kernel, iter_fd: int) -> bytes:
     regions = [meta_base, seq_handle]
     try:
         seq_num = 0
-        for key, value in list(link.map.iter_elems()):
+        in_place = VALUE_VIEW[link.map.map_type] == "element"
+        for key, value in iter_values(link.map, kernel.config.default_cpu):
             kb = mem.add(bytearray(key), writable=False, kind="iter_key")
-            vb = mem.add(bytearray(value), kind="iter_value")
-            regions += [kb, vb]
+            regions.append(kb)
+            if in_place:   # the element's own address, as bpf_map_lookup_elem gives it
+                vb = mem.address_of(value, name=link.map.name)
+            else:
+                vb = mem.add(value, kind="iter_value", name="percpu_value_buf")
+                regions.append(vb)
             ctx = ITER_MAP_ELEM.pack(meta=meta_base, map=map_addr, key=kb, value=vb)
             meta[16:24] = seq_num.to_bytes(8, "little")
             cb = mem.add(ctx, writable=False, kind="ctx", name="bpf_iter__bpf_map_elem")

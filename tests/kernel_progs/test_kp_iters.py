@@ -9,10 +9,10 @@ import pytest
 from harness.isa import encode
 from harness.kernel import EmulatedKernel
 from harness.kernel.helpers import FUNC_IDS
-from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
+from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr, TestRunAttr
 from harness.uapi import BPF_F_ALL_CPUS, AttachType, MapType, ProgType
-from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_VALUE, LDX_MEM, MOV64_IMM,
-                     RET, STX_MEM)
+from kp_asm import (ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_FD, LD_MAP_VALUE, LDX_MEM,
+                     MOV64_IMM, MOV64_REG, RET, ST_MEM, STX_MEM)
 
 
 def load_iter(k, insns):
@@ -79,3 +79,77 @@ def test_iterator_errors():
     assert code(lambda: k.link_create(it_prog, 0, AttachType.XDP, iter_map_fd=m)) == errno.EINVAL
     assert code(lambda: k.iter_create(m)) == errno.EINVAL
     assert code(lambda: k.iter_read(m)) == errno.EINVAL
+
+
+# ---------------------------------------------------------------- writes through ctx->value
+
+NCPUS = 2
+
+
+def bump_prog(off):
+    """if (ctx->value) { *(u32 *)(value + off) += 1; seq_write(seq, value + off, 4); }"""
+    return [MOV64_REG(6, 1), LDX_MEM(8, 7, 6, 24), JEQ_IMM(7, 0, 9),
+            LDX_MEM(4, 3, 7, off), ALU64_IMM(ADD, 3, 1), STX_MEM(4, 7, 3, off),
+            LDX_MEM(8, 1, 6, 0), LDX_MEM(8, 1, 1, 0), MOV64_REG(2, 7), ALU64_IMM(ADD, 2, off),
+            MOV64_IMM(3, 4), CALL(FUNC_IDS["seq_write"]), *RET(0)]
+
+
+def percpu_value(i):
+    """User-layout value of element i: CPU c holds 100 * (c + 1) + i, stride round_up(4, 8)."""
+    return b"".join((100 * (c + 1) + i).to_bytes(8, "little") for c in range(NCPUS))
+
+
+@pytest.mark.parametrize("map_type,off,reaches_map", [
+    # the element itself (arraymap.c / hashtab.c seq_show): the write is a map update
+    (MapType.ARRAY, 0, True),
+    (MapType.HASH, 0, True),
+    (MapType.LRU_HASH, 0, True),
+    # per-CPU maps: a scratch copy of every possible CPU's value; the program may write any
+    # CPU's part (off 8 = CPU 1's copy), but nothing is copied back to the map
+    (MapType.PERCPU_ARRAY, 0, False),
+    (MapType.PERCPU_ARRAY, 8, False),
+    (MapType.PERCPU_HASH, 0, False),
+    (MapType.PERCPU_HASH, 8, False),
+    (MapType.LRU_PERCPU_HASH, 8, False),
+])
+def test_writes_through_ctx_value(map_type, off, reaches_map):
+    k = EmulatedKernel(nr_cpus=NCPUS)
+    m = k.map_create(MapCreateAttr(map_type, 4, 4, 3))
+    percpu = map_type in (MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH)
+    before = {}
+    for i in range(3):
+        key = i.to_bytes(4, "little")
+        k.map_update_elem(m, key, percpu_value(i) if percpu else (100 + i).to_bytes(4, "little"))
+        before[key] = k.map_lookup_elem(m, key)
+    out = read_all(k, load_iter(k, bump_prog(off)), m)
+    # the program always sees its own write (the buffer is writable for every type)
+    seen = sorted(int.from_bytes(out[j:j + 4], "little") for j in range(0, len(out), 4))
+    assert seen == [100 * (off // 8 + 1) + i + 1 for i in range(3)]
+    after = {key: k.map_lookup_elem(m, key) for key in before}
+    if reaches_map:
+        assert after == {key: (int.from_bytes(v, "little") + 1).to_bytes(4, "little")
+                         for key, v in before.items()}
+    else:
+        assert after == before
+    # a second iterator sees the map as the first one left it
+    again = read_all(k, load_iter(k, bump_prog(off)), m)
+    second = sorted(int.from_bytes(again[j:j + 4], "little") for j in range(0, len(again), 4))
+    assert second == [v + (1 if reaches_map else 0) for v in seen]
+
+
+@pytest.mark.parametrize("map_type,expect", [
+    (MapType.ARRAY, 7 + 1),        # the iterator's write is in the element a lookup returns
+    (MapType.PERCPU_ARRAY, 7),     # the iterator wrote a copy: CPU 0's value is unchanged
+])
+def test_iterator_write_seen_by_a_later_program_lookup(map_type, expect):
+    """r0 = bpf_map_lookup_elem(m, &(u32){1}); return r0 ? *(u32 *)(r0 + 4) : -1"""
+    k = EmulatedKernel(nr_cpus=NCPUS)
+    m = k.map_create(MapCreateAttr(map_type, 4, 8, 2))
+    vs = bytes(4) + (7).to_bytes(4, "little")
+    k.map_update_elem(m, (1).to_bytes(4, "little"), vs * NCPUS if map_type == MapType.PERCPU_ARRAY else vs)
+    read_all(k, load_iter(k, bump_prog(4)), m)
+    lookup = [ST_MEM(4, 10, -4, 1), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), *LD_MAP_FD(1, m),
+              CALL(FUNC_IDS["map_lookup_elem"]), JEQ_IMM(0, 0, 2), LDX_MEM(4, 0, 0, 4), EXIT(),
+              *RET(-1)]
+    fd = k.prog_load(ProgLoadAttr(ProgType.SOCKET_FILTER, encode(lookup))).fd
+    assert k.prog_test_run(fd, TestRunAttr(data_in=bytes(64))).retval == expect
