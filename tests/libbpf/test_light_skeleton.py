@@ -1,6 +1,6 @@
 """Light skeletons (`gen skeleton -L`): header structure, gcc syntax check, and the
-generated loader program run on the running kernel (the emulated kernel has no
-bpf_sys_bpf, so the loader itself can only run for real)."""
+generated loader program run on the running kernel.  The same loader on the emulated
+kernel (bpf_sys_bpf, `.percpu` data per CPU) is in test_light_skeleton_emulated.py."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 
-from harness.kernel.helpers import impl_maps, impl_mem, impl_misc, impl_net, impl_print, impl_ringbuf  # noqa: F401
+from harness.kernel.helpers import (  # noqa: F401
+    impl_maps, impl_mem, impl_misc, impl_net, impl_print, impl_ringbuf, impl_syscall,
+)
 from harness.kernel.helpers.call import HelperCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import PROTOS

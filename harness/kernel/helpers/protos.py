@@ -66,6 +66,7 @@ _TRACING = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT,
                       ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING,
                       ProgType.LSM, ProgType.SYSCALL})
 _ITER = frozenset({AttachType.TRACE_ITER})
+_SYSCALL = frozenset({ProgType.SYSCALL})
 
 # Argument shorthands, spelled as the kernel spells them.
 MAP = "ARG_CONST_MAP_PTR"
@@ -131,6 +132,13 @@ _ROWS: list[tuple] = [
      {"gpl_only": True, "prog_types": frozenset({ProgType.TRACING}), "attach_types": _ITER}),
     ("seq_write", "RET_INTEGER", ("ARG_PTR_TO_BTF_ID", RO_MEM, SIZE0),
      {"gpl_only": True, "prog_types": frozenset({ProgType.TRACING}), "attach_types": _ITER}),
+    # BPF_PROG_TYPE_SYSCALL (syscall_prog_func_proto, kernel/bpf/syscall.c): sys_bpf only with
+    # CAP_PERFMON (it follows the raw pointers in the attr).  copy_from_user is a tracing
+    # helper that might sleep; SYSCALL programs are always sleepable, and the other tracing
+    # types are not offered it here because the table has no might_sleep column.
+    ("sys_bpf", "RET_INTEGER", (ANY, RO_MEM, SIZE), {"cap": "perfmon", "prog_types": _SYSCALL}),
+    ("sys_close", "RET_INTEGER", (ANY,), {"prog_types": _SYSCALL}),
+    ("copy_from_user", "RET_INTEGER", (UNINIT, SIZE0, ANY), {"prog_types": _SYSCALL}),
     # networking
     ("skb_load_bytes", "RET_INTEGER", ("ARG_PTR_TO_CTX", ANY, UNINIT, SIZE), {"prog_types": _NET_SKB}),
     ("skb_store_bytes", "RET_INTEGER", ("ARG_PTR_TO_CTX", ANY, RO_MEM, SIZE, ANY), {"prog_types": _TC}),
