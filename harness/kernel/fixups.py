@@ -8,10 +8,12 @@ func_info, line_info and per-slot aux data consistent.  The one rule, as in the 
 every index strictly greater than the patched slot moves by the growth; the patched slot
 itself (a jump target) stays where it is, now naming the first replacement slot.
 
-The only misc fixup we model is the percpu mov of upstream-spec §3.5: after an ld_imm64
-MAP_VALUE / MAP_IDX_VALUE into a PERCPU_ARRAY (only possible when the JIT supports the
-percpu instruction) the VM must turn the per-CPU cookie into this CPU's address, which the
-kernel does with `(bf) rX = &(void __percpu *)(rX)` inserted right after the load.
+The misc fixups we model: the percpu mov of upstream-spec §3.5 (after an ld_imm64
+MAP_VALUE / MAP_IDX_VALUE into a PERCPU_ARRAY, only possible when the JIT supports the
+percpu instruction, the VM must turn the per-CPU cookie into this CPU's address, which the
+kernel does with `(bf) rX = &(void __percpu *)(rX)` inserted right after the load), and
+the helper inlining of harness/kernel/inlining.py (bpf_get_smp_processor_id, map lookups
+through map_gen_lookup, bpf_jiffies64).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import errno
 from dataclasses import dataclass, field
 
 from harness.isa import Insn
+from harness.kernel.inlining import inline_helper_calls
 from harness.kernel.progload import InsnAux
 from harness.kernelapi import BpfError
 from harness.uapi import (
@@ -134,8 +137,11 @@ def sanitize_dead_code(x: Xlated) -> int:
     return replaced
 
 
-def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> None:
-    """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required."""
+def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
+                   bypass_spec_v1: bool = True) -> None:
+    """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;
+    inline helper calls (inlining.inline_helper_calls).  bypass_spec_v1: the maps were
+    created with CAP_PERFMON (no index masking in inlined array lookups)."""
     i = 0
     while i < len(x.insns):
         insn = x.insns[i]
@@ -151,6 +157,8 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool) -> No
             i += 2
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
+    inline_helper_calls(x, jit_enabled=jit_enabled, jit_percpu_insn=jit_percpu_insn,
+                        bypass_spec_v1=bypass_spec_v1)
 
 
 # ----------------------------------------------------------------------------------------

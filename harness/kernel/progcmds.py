@@ -91,7 +91,7 @@ class ProgCommands:
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
         fixups.sanitize_dead_code(x)
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
-                              jit_enabled=self.config.jit_enabled)
+                              jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)
         max_ctx = fixups.max_ctx_offset(x.insns)
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:

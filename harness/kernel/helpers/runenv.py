@@ -5,7 +5,8 @@ the VM (harness/kernel/vm) and the helpers.
 * `runtime_insns(kernel, prog)`: the xlated slots with every map ld_imm64 turned into an
   address in that space, as the kernel's fixups turn them into pointers: MAP_FD -> an
   object handle for the map, MAP_VALUE on ARRAY -> element 0's storage + off, and on
-  PERCPU_ARRAY -> a per-CPU cookie + off (the percpu mov that follows resolves it).
+  PERCPU_ARRAY -> a per-CPU cookie + off (the percpu mov that follows resolves it);
+  inlined map lookups run as the helper call (harness/kernel/inlining.py lower_for_vm).
 * `VmHelperCall`: harness.kernel.helpers.call.HelperCall over a running Vm.
 * `Runner` / `execute(...)`: run with a context address on one CPU, VM faults -> BpfError(EFAULT).
 * `test_run(kernel, prog, attr)`: BPF_PROG_TEST_RUN (see progtypes for the rules).
@@ -20,6 +21,7 @@ from harness.kernel.helpers import dispatch
 from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
 from harness.kernel.helpers.protos import func_proto
+from harness.kernel.inlining import CPU_NUMBER_ADDR, lower_for_vm
 from harness.kernel.progtypes import SK_BUFF, XDP_MD, PacketFrame, RunSetup, prepare_test_run, xdp_frame
 from harness.kernel.vm.errors import VmError, VmFault
 from harness.kernel.vm.machine import Vm
@@ -37,6 +39,8 @@ def kernel_memory(kernel):
     if mem is None:
         mem = kernel._vm_memory = Memory()
         kernel._percpu_cookies = {}
+        # the per-CPU `cpu_number` the inlined bpf_get_smp_processor_id reads
+        mem.add_percpu_symbol(CPU_NUMBER_ADDR, lambda cpu: cpu.to_bytes(4, "little"), 4, name="cpu_number")
     return mem
 
 
@@ -65,7 +69,7 @@ def runtime_insns(kernel, prog) -> list[Insn]:
     cached = getattr(prog, "_runtime", None)
     if cached is not None:
         return cached
-    out = list(prog.insns)
+    out = lower_for_vm(prog.insns, prog.aux)
     for i, insn in enumerate(out):
         bpf_map = prog.aux[i].map if insn.code == LD_IMM64 else None
         if bpf_map is None or insn.src not in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX,

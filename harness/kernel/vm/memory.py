@@ -14,6 +14,10 @@ Region kinds: `stack`, `ctx`, `packet`, `map_value`, `percpu` (a CPU's copy), `r
     grows only with the CPUs a program actually runs on;
   * `object` -- an opaque kernel object handle (a `struct bpf_map *` in r1 of a helper
     call): `object_at(addr)` gives the object back.
+Kernel per-CPU *symbols* (`add_percpu_symbol`) are the other input of the percpu mov: a
+fixed address in the kernel image range (what the kernel's inlined helpers load with a
+32-bit immediate, e.g. `cpu_number` for bpf_get_smp_processor_id), which the percpu mov
+turns into that CPU's copy; the symbol address itself is not memory.
 Map values and other live storage can be exposed lazily with `address_of(buf)`: the same
 bytearray always gets the same address, so pointers stay stable across runs.
 
@@ -66,6 +70,8 @@ class Memory:
         self.wbuf: dict[int, Any] = {}          # writable regions only
         self._by_id: dict[int, int] = {}        # id(storage) -> slot, for address_of
         self._pcpu: dict[tuple[int, int], int] = {}   # (cookie slot, cpu) -> copy base
+        self._pcpu_syms: dict[int, tuple[int, PercpuResolver, str]] = {}   # addr -> (size, resolver, name)
+        self._pcpu_sym_copies: dict[tuple[int, int], int] = {}           # (addr, cpu) -> copy base
         self._next_data = DATA_SLOT0
         self._next_cookie = COOKIE_SLOT0
 
@@ -115,6 +121,23 @@ class Memory:
         self.regions[slot] = Region(slot << 32, None, False, "percpu_cookie", name,
                                     resolver=resolver, size=size)
         return slot << 32
+
+    def add_percpu_symbol(self, addr: int, resolver: PercpuResolver, size: int, *, name: str = "") -> None:
+        """A kernel per-CPU variable of `size` bytes at the fixed address `addr` (u64);
+        `resolver(cpu)` returns that CPU's copy (a bytearray: writable, or bytes: read-only)."""
+        self._pcpu_syms[addr & (2**64 - 1)] = (size, resolver, name)
+
+    def _percpu_symbol_addr(self, addr: int, cpu: int) -> int | None:
+        for base, (size, resolver, name) in self._pcpu_syms.items():
+            if base <= addr < base + size:
+                copy = self._pcpu_sym_copies.get((base, cpu))
+                if copy is None:
+                    buf = resolver(cpu)
+                    copy = self.add(buf, writable=isinstance(buf, bytearray), kind="percpu",
+                                    name=f"{name} cpu{cpu}".strip())
+                    self._pcpu_sym_copies[(base, cpu)] = copy
+                return copy + (addr - base)
+        return None
 
     def add_object(self, obj, *, kind: str = "object", name: str = "") -> int:
         """An opaque handle for a kernel object (not dereferenceable)."""
@@ -169,6 +192,9 @@ class Memory:
         if base is None:
             region = self.regions.get(slot)
             if region is None or region.kind != "percpu_cookie":
+                sym = self._percpu_symbol_addr(addr, cpu) if self._pcpu_syms else None
+                if sym is not None:
+                    return sym
                 raise VmFault(f"percpu address of 0x{addr & (2**64 - 1):x}, which is not a per-CPU cookie")
             copy = region.resolver(cpu)
             base = self.address_of(copy, kind="percpu", name=f"{region.name} cpu{cpu}".strip())

@@ -1,0 +1,150 @@
+"""Programs whose helper calls 6.18 inlines after verification, for test_kp_inline_*.py.
+
+Each builder takes a kernel (emulated or real) and returns (program type, slots, maps to
+close) after creating the maps it needs, so that the same program runs on both kernels.
+"""
+
+from __future__ import annotations
+
+from harness.isa import Insn
+from harness.kernelapi import MapCreateAttr
+from harness.uapi import BPF_F_INNER_MAP, MapType, ProgType
+from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
+
+LOOKUP, UPDATE, SMP_ID, JIFFIES, LOOKUP_PERCPU = 1, 2, 8, 118, 195
+RAW_TP = ProgType.RAW_TRACEPOINT
+
+
+def _key_on_stack(key: int = 1) -> list[Insn]:
+    return [ST_MEM(4, 10, -4, key), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4)]
+
+
+def lookup_prog(fd: int, key: int = 1) -> list[Insn]:
+    """r0 = lookup(map, &key); return r0 ? *(u32 *)r0 : 7"""
+    return [ST_MEM(4, 10, -4, key), *LD_MAP_FD(1, fd), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4),
+            CALL(LOOKUP), JEQ_IMM(0, 0, 2), LDX_MEM(4, 0, 0, 0), EXIT(), MOV64_IMM(0, 7), EXIT()]
+
+
+def _map(k, map_type, key_size=4, value_size=8, max_entries=4, flags=0, inner=0):
+    return k.map_create(MapCreateAttr(map_type, key_size, value_size, max_entries, map_flags=flags,
+                                      inner_map_fd=inner))
+
+
+def map_lookup(map_type, key_size=4, value_size=8, max_entries=4, flags=0):
+    def build(k):
+        fd = _map(k, map_type, key_size, value_size, max_entries, flags)
+        if key_size == 4:
+            return RAW_TP, lookup_prog(fd), [fd]
+        prog = [ST_MEM(8, 10, -16, 1), ST_MEM(8, 10, -8, 1), *LD_MAP_FD(1, fd), MOV64_REG(2, 10),
+                ALU64_IMM(ADD, 2, -16), CALL(LOOKUP), MOV64_IMM(0, 0), EXIT()]
+        return RAW_TP, prog, [fd]
+    return build
+
+
+def map_in_map_lookup(outer_type):
+    def build(k):
+        inner = _map(k, MapType.ARRAY)
+        outer = _map(k, outer_type, value_size=4, max_entries=2, inner=inner)
+        return RAW_TP, [*_key_on_stack(), *LD_MAP_FD(1, outer), CALL(LOOKUP), MOV64_IMM(0, 0), EXIT()], [outer, inner]
+    return build
+
+
+def two_maps_one_call(same: bool):
+    """Two paths reach one lookup call: with the same map it is inlined, with two maps
+    the kernel's map_ptr_state is poisoned and the call stays."""
+    def build(k):
+        a = _map(k, MapType.ARRAY)
+        b = a if same else _map(k, MapType.ARRAY)
+        prog = [ST_MEM(4, 10, -4, 1), *LD_MAP_FD(1, a), LDX_MEM(4, 3, 10, -4), JEQ_IMM(3, 0, 2),
+                *LD_MAP_FD(1, b), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), CALL(LOOKUP), MOV64_IMM(0, 0), EXIT()]
+        return RAW_TP, prog, sorted({a, b})
+    return build
+
+
+def spilled_map_ptr(k):
+    """The map pointer goes through r6 and a stack slot before the call."""
+    a = _map(k, MapType.ARRAY)
+    prog = [*LD_MAP_FD(6, a), STX_MEM(8, 10, 6, -16), ST_MEM(4, 10, -4, 2), LDX_MEM(8, 1, 10, -16),
+            MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), CALL(LOOKUP), JEQ_IMM(0, 0, 2), LDX_MEM(4, 0, 0, 0),
+            EXIT(), MOV64_IMM(0, 9), EXIT()]
+    return RAW_TP, prog, [a]
+
+
+def update_array(k):
+    a = _map(k, MapType.ARRAY)
+    prog = [ST_MEM(4, 10, -4, 1), ST_MEM(8, 10, -16, 1), *LD_MAP_FD(1, a), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4),
+            MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -16), MOV64_IMM(4, 0), CALL(UPDATE), MOV64_IMM(0, 0), EXIT()]
+    return RAW_TP, prog, [a]
+
+
+def lookup_percpu_elem(k):
+    a = _map(k, MapType.PERCPU_ARRAY)
+    return RAW_TP, [*_key_on_stack(), *LD_MAP_FD(1, a), MOV64_IMM(3, 0), CALL(LOOKUP_PERCPU), MOV64_IMM(0, 0),
+                    EXIT()], [a]
+
+
+def smp_id(k):
+    return RAW_TP, [CALL(SMP_ID), EXIT()], []
+
+
+def smp_id_twice_in_branches(k):
+    """Two inlined calls with a jump over the first: offsets grow with each patch."""
+    return RAW_TP, [MOV64_IMM(6, 0), CALL(SMP_ID), JEQ_IMM(0, 0, 2), CALL(SMP_ID), ALU64_IMM(ADD, 0, 10),
+                    ALU64_REG(ADD, 0, 6), EXIT()], []
+
+
+def jiffies(k):
+    return RAW_TP, [CALL(JIFFIES), MOV64_IMM(0, 0), EXIT()], []
+
+
+def lookup_in_subprog(k):
+    """The lookup (with its own map load) inside a bpf-to-bpf callee."""
+    a = _map(k, MapType.ARRAY)
+    prog = [Insn(0x85, 0, 1, 0, 1), EXIT(), *lookup_prog(a)]
+    return RAW_TP, prog, [a]
+
+
+CASES = {
+    "array_pow2": map_lookup(MapType.ARRAY, value_size=12, max_entries=5),
+    "array_mul": map_lookup(MapType.ARRAY, value_size=20, max_entries=5),
+    "array_one": map_lookup(MapType.ARRAY, value_size=4, max_entries=1),
+    "array_inner_flag": map_lookup(MapType.ARRAY, flags=BPF_F_INNER_MAP, max_entries=3),
+    "percpu_array": map_lookup(MapType.PERCPU_ARRAY, value_size=12, max_entries=3),
+    "hash": map_lookup(MapType.HASH),
+    "hash_key12": map_lookup(MapType.HASH, key_size=12),
+    "lru_hash": map_lookup(MapType.LRU_HASH),
+    "percpu_hash": map_lookup(MapType.PERCPU_HASH, key_size=12),
+    "lru_percpu_hash": map_lookup(MapType.LRU_PERCPU_HASH),
+    "array_of_maps": map_in_map_lookup(MapType.ARRAY_OF_MAPS),
+    "hash_of_maps": map_in_map_lookup(MapType.HASH_OF_MAPS),
+    "same_map_two_paths": two_maps_one_call(True),
+    "poisoned": two_maps_one_call(False),
+    "spilled_map_ptr": spilled_map_ptr,
+    "update_array": update_array,
+    "lookup_percpu_elem": lookup_percpu_elem,
+    "smp_id": smp_id,
+    "smp_id_twice": smp_id_twice_in_branches,
+    "jiffies64": jiffies,
+    "lookup_in_subprog": lookup_in_subprog,
+}
+
+
+def normalise(insns: list[Insn]) -> list[Insn]:
+    """Zero what differs between kernels by nature: helper call immediates (the kernel
+    stores function offsets), map ids in ld_imm64, kernel-image addresses (ld_imm64 of an
+    address with the high half all ones, and the per-CPU symbol mov before a percpu mov)."""
+    out = list(insns)
+    for i, insn in enumerate(out):
+        if i and insns[i - 1].code == 0x18:
+            continue
+        if insn.code == 0x85 and insn.src == 0:
+            out[i] = insn.replace(imm=0)
+        elif insn.code == 0x18 and insn.src in (1, 2, 5, 6):
+            out[i] = insn.replace(imm=0)
+            out[i + 1] = out[i + 1].replace(imm=0)
+        elif insn.code == 0x18 and insn.src == 0 and out[i + 1].imm == -1:
+            out[i] = insn.replace(imm=0)
+        elif (insn.code == 0xB7 and i + 1 < len(out) and out[i + 1].code == 0xBF
+              and out[i + 1].off == -1 and out[i + 1].dst == insn.dst):
+            out[i] = insn.replace(imm=0)
+    return out

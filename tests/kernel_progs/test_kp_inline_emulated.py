@@ -1,0 +1,154 @@
+"""Helper inlining after verification (harness/kernel/inlining.py) on the emulated kernel
+alone: the expected xlated text (checked once against 6.18, see test_kp_inline_real.py),
+the conditions (JIT, percpu instruction, CAP_PERFMON, poisoned call sites) and the VM
+running the rewritten programs."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import kernelapi
+from harness.isa import Insn, decode, encode
+from harness.isa.disasm import disasm
+from harness.kernel import EmulatedKernel, KernelConfig
+from harness.kernel.core import ALL_FEATURES
+from harness.kernel.helpers import func_id_name
+from harness.kernel.inlining import CPU_NUMBER_ADDR, call_map_ptrs
+from harness.kernel.progload import InsnAux
+from harness.kernel.verifier.expect import match_lines, xlated_text
+from harness.kernel.vm import Memory, VmFault
+from harness.kernelapi import MapCreateAttr, ProgLoadAttr
+from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
+from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
+from kp_inline_progs import CASES, RAW_TP, lookup_prog
+
+SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
+          "3: (95) exit"]
+ARRAY_LOOKUP = ["5: (07) r1 += 312", "6: (61) r0 = *(u32 *)(r2 +0)", "7: (35) if r0 >= 0x5 goto pc+3",
+                "8: (27) r0 *= 24", "9: (0f) r0 += r1", "10: (05) goto pc+1", "11: (b7) r0 = 0"]
+ARRAY_LOOKUP_UNPRIV = ["5: (07) r1 += 312", "6: (61) r0 = *(u32 *)(r2 +0)", "7: (35) if r0 >= 0x5 goto pc+4",
+                       "8: (54) w0 &= 7", "9: (27) r0 *= 24", "10: (0f) r0 += r1", "11: (05) goto pc+1",
+                       "12: (b7) r0 = 0"]
+PERCPU_ARRAY_LOOKUP = ["5: (07) r1 += 312", "6: (61) r0 = *(u32 *)(r2 +0)", "7: (35) if r0 >= 0x3 goto pc+5",
+                       "8: (67) r0 <<= 3", "9: (0f) r0 += r1", "10: (79) r0 = *(u64 *)(r0 +0)",
+                       "11: (bf) r0 = &(void __percpu *)(r0)", "12: (05) goto pc+1", "13: (b7) r0 = 0"]
+HASH_LOOKUP = ["5: (85) call bpf_map_lookup_elem#1", "6: (15) if r0 == 0x0 goto pc+1", "7: (07) r0 += 56"]
+CALL_ONLY = ["5: (85) call bpf_map_lookup_elem#1", "6: (15) if r0 == 0x0 goto pc+2"]
+JIFFIES = ["0: (18) r0 = 0xffffffff83009980", "2: (79) r0 = *(u64 *)(r0 +0)"]
+NO_JIT_PERCPU = ALL_FEATURES - {"jit_percpu_insn"}
+
+EXPECT = [
+    # (case, kernel config, expected consecutive xlated lines)
+    ("smp_id", {}, SMP_ID),
+    ("smp_id", {"features": NO_JIT_PERCPU}, ["0: (85) call bpf_get_smp_processor_id#8", "1: (95) exit"]),
+    ("smp_id", {"jit_enabled": False}, ["0: (85) call bpf_get_smp_processor_id#8", "1: (95) exit"]),
+    ("array_mul", {}, ARRAY_LOOKUP),
+    ("array_mul", {"privileged": False}, ARRAY_LOOKUP_UNPRIV),
+    ("array_mul", {"jit_enabled": False}, CALL_ONLY),
+    ("array_inner_flag", {}, CALL_ONLY),
+    ("percpu_array", {}, PERCPU_ARRAY_LOOKUP),
+    ("percpu_array", {"features": NO_JIT_PERCPU}, CALL_ONLY),
+    ("hash", {}, HASH_LOOKUP),
+    ("lru_percpu_hash", {}, CALL_ONLY),
+    ("poisoned", {}, ["9: (85) call bpf_map_lookup_elem#1", "10: (b7) r0 = 0"]),
+    ("same_map_two_paths", {}, ["9: (07) r1 += 312"]),
+    ("spilled_map_ptr", {}, ["7: (07) r1 += 312"]),
+    ("jiffies64", {}, JIFFIES),
+]
+
+
+def _xlated(k, build):
+    prog_type, insns, _ = build(k)
+    if not k.config.privileged:
+        prog_type = ProgType.SOCKET_FILTER        # one a CAP_BPF-only loader may load
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    return disasm(decode(k.prog_get_info(fd).xlated), helper_name=func_id_name)
+
+
+@pytest.mark.parametrize("name, cfg, lines", EXPECT, ids=[f"{n}-{'-'.join(c) or 'default'}" for n, c, _ in EXPECT])
+def test_xlated(name, cfg, lines):
+    got = _xlated(EmulatedKernel(KernelConfig(**cfg)), CASES[name])
+    assert not match_lines("\n".join(got), lines), "\n".join(got)
+
+
+def test_upstream_xlated_pattern_matches():
+    """The form verifier_bpf_fastcall.c / verifier_nocsr.c check after the inlined call."""
+    got = _xlated(EmulatedKernel(), CASES["smp_id"])
+    assert not match_lines(xlated_text(got), ["0: r0 = {{.*}}", "1: r0 = &(void __percpu *)(r0)",
+                                              "2: r0 = *(u32 *)(r0 +0)", "3: exit"])
+
+
+def test_verified_insns_unchanged():
+    """Inlining happens after verification: the processed count does not see it."""
+    counts = []
+    for jit in (True, False):
+        k = EmulatedKernel(KernelConfig(jit_enabled=jit))
+        _, insns, _ = CASES["array_pow2"](k)
+        fd = k.prog_load(ProgLoadAttr(RAW_TP, encode(insns), license="GPL")).fd
+        counts.append(k.prog_get_info(fd).verified_insns)
+    assert counts[0] == counts[1] > 0
+
+
+def _run(k, insns, cpu):
+    fd = k.prog_load(ProgLoadAttr(RAW_TP, encode(insns), license="GPL")).fd
+    return k.prog_test_run(fd, kernelapi.TestRunAttr(flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu)).retval
+
+
+@pytest.mark.parametrize("jit", [True, False])
+@pytest.mark.parametrize("cpu", [0, 1, 3])
+def test_smp_id_runs_on_each_cpu(jit, cpu):
+    k = EmulatedKernel(KernelConfig(nr_cpus=4, jit_enabled=jit))
+    assert _run(k, [CALL(8), EXIT()], cpu) == cpu
+
+
+@pytest.mark.parametrize("map_type, value, key, want", [
+    (MapType.ARRAY, 41, 1, 41),
+    (MapType.ARRAY, 41, 4, 7),            # out of range: NULL
+    (MapType.HASH, 42, 1, 42),
+    (MapType.HASH, 42, 2, 7),             # missing key: NULL
+    (MapType.LRU_HASH, 43, 1, 43),
+    (MapType.PERCPU_HASH, 44, 1, 44),
+    (MapType.PERCPU_ARRAY, 45, 1, 45),
+])
+@pytest.mark.parametrize("jit", [True, False])
+def test_inlined_lookup_runs(map_type, value, key, want, jit):
+    k = EmulatedKernel(KernelConfig(nr_cpus=2, jit_enabled=jit))
+    fd = k.map_create(MapCreateAttr(map_type, 4, 8, 4))
+    one = value.to_bytes(8, "little")
+    k.map_update_elem(fd, (1).to_bytes(4, "little"), one * 2 if map_type in (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY) else one)
+    assert _run(k, lookup_prog(fd, key), 1) == want
+
+
+def test_percpu_array_lookup_reads_the_run_cpu():
+    k = EmulatedKernel(KernelConfig(nr_cpus=3))
+    fd = k.map_create(MapCreateAttr(MapType.PERCPU_ARRAY, 4, 4, 2))
+    k.map_update_elem(fd, (1).to_bytes(4, "little"), b"".join((10 + c).to_bytes(8, "little") for c in range(3)))
+    assert [_run(k, lookup_prog(fd), c) for c in range(3)] == [10, 11, 12]
+
+
+def test_map_ptr_flow():
+    """call_map_ptrs: direct loads, copies, spills; clobbered by calls; lost at joins."""
+    m, other = object(), object()
+    ld = LD_MAP_FD(1, 3)
+    insns = [*ld, MOV64_REG(6, 1), CALL(1), MOV64_REG(1, 6), CALL(1), CALL(1), EXIT()]
+    aux = [InsnAux() for _ in insns]
+    aux[0].map = m
+    assert call_map_ptrs(insns, aux) == {3: m, 5: m}
+    join = [*LD_MAP_FD(1, 3), Insn(0x15, 2, 0, 2, 0), *LD_MAP_FD(1, 4), CALL(1), EXIT()]
+    aux = [InsnAux() for _ in join]
+    aux[0].map, aux[3].map = m, other
+    assert call_map_ptrs(join, aux) == {}
+    aux[3].map = m
+    assert call_map_ptrs(join, aux) == {5: m}
+
+
+def test_percpu_symbol_resolves_per_cpu():
+    mem = Memory()
+    mem.add_percpu_symbol(CPU_NUMBER_ADDR, lambda cpu: cpu.to_bytes(4, "little"), 4, name="cpu_number")
+    a0, a2 = mem.percpu_addr(CPU_NUMBER_ADDR, 0), mem.percpu_addr(CPU_NUMBER_ADDR, 2)
+    assert (mem.read(a0, 4), mem.read(a2, 4)) == ((0).to_bytes(4, "little"), (2).to_bytes(4, "little"))
+    assert mem.percpu_addr(CPU_NUMBER_ADDR, 2) == a2
+    with pytest.raises(VmFault):
+        mem.write(a2, b"\1")              # read-only copy
+    with pytest.raises(VmFault):
+        mem.percpu_addr(CPU_NUMBER_ADDR + 4, 0)

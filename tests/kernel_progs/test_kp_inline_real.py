@@ -1,0 +1,89 @@
+"""Helper inlining after verification (harness/kernel/inlining.py) against the running
+kernel: the same programs on both kernels must give the same xlated program (up to map
+ids, helper call immediates and kernel addresses, kp_inline_progs.normalise) and the same
+test_run results on every CPU.  Skipped with probe()'s reason where bpf(2) is unavailable."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import kernelapi
+from harness.isa import decode, encode
+from harness.isa.disasm import disasm
+from harness.kernel import EmulatedKernel
+from harness.kernelapi import BpfError, ProgLoadAttr
+from harness.uapi import BPF_F_TEST_RUN_ON_CPU
+from kp_inline_progs import CASES, RAW_TP, lookup_prog, normalise, smp_id
+
+pytestmark = pytest.mark.realkernel
+
+
+@pytest.fixture(scope="module")
+def real():
+    from harness.realkernel import RealKernel, probe
+    avail = probe()
+    if not avail.ok:
+        pytest.skip(f"running kernel not usable: {avail.reason}")
+    return RealKernel()
+
+
+def _xlated(k, build):
+    prog_type, insns, maps = build(k)
+    try:
+        fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+        try:
+            return disasm(normalise(decode(k.prog_get_info(fd).xlated)))
+        finally:
+            k.close(fd)
+    finally:
+        for m in maps:
+            k.close(m)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_xlated_same_as_running_kernel(real, name):
+    emulated = EmulatedKernel(nr_cpus=real.nr_possible_cpus())
+    assert _xlated(emulated, CASES[name]) == _xlated(real, CASES[name])
+
+
+def _runs(k, build, cpus):
+    prog_type, insns, maps = build(k)
+    out = []
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    try:
+        for cpu in cpus:
+            try:
+                out.append(k.prog_test_run(fd, kernelapi.TestRunAttr(flags=BPF_F_TEST_RUN_ON_CPU, cpu=cpu)).retval)
+            except BpfError as e:
+                out.append(e.errno_name)
+    finally:
+        k.close(fd)
+        for m in maps:
+            k.close(m)
+    return out
+
+
+def _array_value_on_cpu(k):
+    """A per-CPU array written from user space per CPU, read back by an inlined lookup."""
+    from harness.kernelapi import MapCreateAttr
+    from harness.uapi import MapType
+    n = k.nr_possible_cpus() if hasattr(k, "nr_possible_cpus") else k.config.nr_cpus
+    fd = k.map_create(MapCreateAttr(MapType.PERCPU_ARRAY, 4, 4, 2))
+    k.map_update_elem(fd, (1).to_bytes(4, "little"),
+                      b"".join((100 + c).to_bytes(4, "little") + bytes(4) for c in range(n)))
+    return RAW_TP, lookup_prog(fd), [fd]
+
+
+RUN_CASES = {
+    "smp_id": smp_id,
+    "percpu_array_value": _array_value_on_cpu,
+    **{name: CASES[name] for name in ("smp_id_twice", "spilled_map_ptr", "array_pow2", "hash", "lru_hash",
+                                      "percpu_hash", "lookup_in_subprog", "array_of_maps")},
+}
+
+
+@pytest.mark.parametrize("name", list(RUN_CASES))
+def test_runs_same_as_running_kernel(real, name):
+    cpus = list(range(real.nr_possible_cpus()))
+    emulated = EmulatedKernel(nr_cpus=len(cpus))
+    assert _runs(emulated, RUN_CASES[name], cpus) == _runs(real, RUN_CASES[name], cpus)
