@@ -41,6 +41,8 @@ from harness.uapi import (BPF_COMPLEXITY_LIMIT_INSNS, BPF_PSEUDO_MAP_IDX, BPF_PS
 FUNC_INFO_SIZE = 8          # struct bpf_func_info
 LINE_INFO_SIZE = 16         # struct bpf_line_info
 ITER_LINK_INFO_SIZE = 16    # union bpf_iter_link_info
+BPF_LOG_FIXED = 8           # log_level bit: keep the head of a log that does not fit
+LOG_SIZE_MAX = 0xFFFFFFFF >> 2
 
 
 class _Fault(Exception):
@@ -129,7 +131,7 @@ def _fd_array(h, a, insns: bytes) -> list[int]:
 def _prog_load(h, k, a, attr_ptr, size) -> int:
     _unsupported(core_relo_cnt=a.core_relo_cnt, prog_token_fd=a.prog_token_fd, signature=a.signature,
                  keyring_id=a.keyring_id)
-    if bool(a.log_buf) != bool(a.log_size) or (a.log_buf and not a.log_level):
+    if bool(a.log_buf) != bool(a.log_size) or (a.log_buf and not a.log_level) or a.log_size > LOG_SIZE_MAX:
         raise BpfError(errno.EINVAL, "log_buf, log_size and log_level do not agree (bpf_vlog_init)")
     if 0 < a.insn_cnt <= BPF_COMPLEXITY_LIMIT_INSNS:
         insns = _kread(h, a.insns, 8 * a.insn_cnt)
@@ -138,8 +140,8 @@ def _prog_load(h, k, a, attr_ptr, size) -> int:
             raise _Fault()
     else:                   # E2BIG from prog_load, after its attr checks and before any copy
         insns, license = b"", b""
-    attr = ProgLoadAttr(
-        a.prog_type, insns, license.decode("latin-1"), log_level=a.log_level, log_size=a.log_size,
+    attr = ProgLoadAttr(      # log_size 0: the whole log, sized into the user's buffer below
+        a.prog_type, insns, license.decode("latin-1"), log_level=a.log_level, log_size=0,
         kern_version=a.kern_version, prog_flags=a.prog_flags, prog_name=sysattr.obj_name(a.prog_name),
         prog_ifindex=a.prog_ifindex, expected_attach_type=a.expected_attach_type, prog_btf_fd=a.prog_btf_fd,
         func_info=_records(h, a.func_info, a.func_info_cnt, a.func_info_rec_size, FUNC_INFO_SIZE, 2),
@@ -147,31 +149,41 @@ def _prog_load(h, k, a, attr_ptr, size) -> int:
         attach_btf_id=a.attach_btf_id, attach_prog_fd=a.attach_prog_fd, fd_array=_fd_array(h, a, insns))
     try:
         res = k.prog_load(attr)
+        fd, err, log = res.fd, None, res.log
     except BpfError as e:
-        _log_out(h, k, a, attr_ptr, size, e.log)
-        raise
-    if not _log_out(h, k, a, attr_ptr, size, res.log):
-        k.close(res.fd)
-        raise _Fault()
-    return res.fd
+        fd, err, log = None, e, e.log
+    status = _log_out(h, k, a, attr_ptr, size, log or "") if a.log_level else 0
+    if status and fd is not None:
+        k.close(fd)             # bpf_vlog_finalize's verdict overrides a successful load
+    if status:
+        return -status
+    if err is not None:
+        raise err
+    return fd
 
 
-def _log_out(h, k, a, attr_ptr, size, log: str) -> bool:
-    """Copy the verifier log to the user's log_buf and the true size back into the attr
-    (program memory) when the caller's attr reaches log_true_size.  False: log_buf is not
-    writable user memory (the kernel then fails the load with -EFAULT)."""
-    if not a.log_level:
-        return True
+def _log_out(h, k, a, attr_ptr, size, log: str) -> int:
+    """bpf_vlog_finalize + the log_true_size write-back: the log goes to the user's log_buf
+    (its tail, or its head with BPF_LOG_FIXED, when it does not fit), its true size into the
+    attr (program memory) when the caller's attr reaches log_true_size.  Returns 0, EFAULT
+    (log_buf is not writable user memory) or ENOSPC (the log was truncated)."""
     data = log.encode() + b"\0"
+    status = 0
+    if a.log_buf:
+        keep = data
+        if len(data) > a.log_size:
+            body = data[:-1]
+            keep = (body[:a.log_size - 1] if a.log_level & BPF_LOG_FIXED else body[len(body) - a.log_size + 1:])
+            keep += b"\0"
+            status = errno.ENOSPC
+        if not user_memory(k).write(a.log_buf, keep):
+            status = errno.EFAULT
     if size >= sysattr.LOG_TRUE_SIZE_END:
         try:
             h.write(attr_ptr + sysattr.LOG_TRUE_SIZE_OFF, len(data).to_bytes(4, "little"))
         except MemFault:
-            return False
-    if not a.log_buf:
-        return True
-    keep = data[:a.log_size - 1] + b"\0" if len(data) > a.log_size else data
-    return user_memory(k).write(a.log_buf, keep)
+            status = errno.EFAULT
+    return status
 
 
 def _btf_load(h, k, a, attr_ptr, size) -> int:
