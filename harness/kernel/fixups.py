@@ -137,6 +137,156 @@ def sanitize_dead_code(x: Xlated) -> int:
     return replaced
 
 
+# ----------------------------------------------------------------------------------------
+# Instruction removal (verifier_remove_insns) and the privileged dead-code optimisations.
+#
+# A loader with CAP_BPF (every configuration we model) gets opt_hard_wire_dead_code_branches,
+# opt_remove_dead_code and opt_remove_nops instead of sanitize_dead_code: a conditional jump
+# with a side the verifier never reached becomes `goto` (or a nop), unreached slots are
+# deleted, and `goto +0` / `may_goto +0` nops disappear, so the xlated program is shorter
+# than the one loaded.
+
+NOP = Insn(_JMP | _OP_JA)                          # BPF_JMP_IMM(BPF_JA, 0, 0, 0)
+MAY_GOTO_0 = Insn(_JMP | 0xE0)                     # BPF_JMP | BPF_JCOND, off 0
+
+
+def remove_insns(x: Xlated, off: int, cnt: int) -> None:
+    """Delete slots [off, off + cnt) the way bpf_remove_insns and its helpers do: jumps
+    from before the hole over it and from after it back over it shrink by cnt; subprogram
+    starts, func_info and line_info after it move back (a subprogram wholly inside the
+    hole is dropped with its func_info; line info of removed slots is dropped, the last
+    one carried over to the first surviving slot when that has none)."""
+    if cnt <= 0:
+        return
+    end = off + cnt
+    old = x.insns
+    out = list(old)
+    for i in range(len(old)):
+        if off <= i < end:
+            continue
+        fld = _relative_field(old, i)
+        if fld is None:
+            continue
+        rel = getattr(old[i], fld)
+        target = i + rel + 1
+        if i < off and target >= end:
+            out[i] = old[i].replace(**{fld: rel - cnt})
+        elif i >= end and target < off:
+            out[i] = old[i].replace(**{fld: rel + cnt})
+    del out[off:end]
+    x.insns = out
+    del x.aux[off:end]
+    starts = x.subprog_starts
+    keep_start, keep_info = [], []
+    for k, start in enumerate(starts):
+        nxt = starts[k + 1] if k + 1 < len(starts) else len(old)
+        if off <= start < end and nxt <= end:
+            continue                                   # the whole subprogram is gone
+        keep_start.append(start - cnt if start >= end else min(start, off) if start >= off else start)
+        if k < len(x.func_info):
+            keep_info.append(k)
+    if x.func_info:
+        x.func_info = [(keep_start[n], x.func_info[k][1]) for n, k in enumerate(keep_info)]
+    x.subprog_starts = keep_start
+    x.line_info = _linfo_after_remove(x.line_info, off, cnt, len(out))
+
+
+def _linfo_after_remove(linfo, off: int, cnt: int, new_len: int):
+    end = off + cnt
+    linfo = list(linfo)
+    first = next((i for i, li in enumerate(linfo) if li[0] >= off), len(linfo))
+    i = first
+    while i < len(linfo) and linfo[i][0] < end:
+        i += 1
+    removed = i - first
+    if new_len != off and removed and (i == len(linfo) or linfo[i][0] != end):
+        removed -= 1
+        i -= 1
+        linfo[i] = (end, *linfo[i][1:])
+    del linfo[first:first + removed]
+    return [(li[0] - cnt, *li[1:]) if n >= first else li for n, li in enumerate(linfo)]
+
+
+def _seen_slots(x: Xlated) -> list[bool]:
+    """aux.seen per slot, the second slot of an ld_imm64 sharing its first slot's mark."""
+    seen = [a.seen for a in x.aux]
+    i = 0
+    while i < len(x.insns):
+        if x.insns[i].code == LD_IMM64 and i + 1 < len(seen):
+            seen[i + 1] = seen[i]
+            i += 2
+        else:
+            i += 1
+    return seen
+
+
+def _is_cond_jump(insn: Insn) -> bool:
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    if cls == _JMP32:
+        return op != _OP_JA
+    return cls == _JMP and op not in (_OP_JA, _OP_EXIT, _OP_CALL)
+
+
+def opt_hard_wire_dead_code_branches(x: Xlated) -> int:
+    """A conditional jump whose fall-through was never reached becomes `goto off`; one
+    whose target was never reached becomes a nop.  Returns the jumps rewritten."""
+    seen = _seen_slots(x)
+    done = 0
+    for i, insn in enumerate(x.insns):
+        if (i and x.insns[i - 1].code == LD_IMM64) or not _is_cond_jump(insn):
+            continue
+        if i + 1 < len(seen) and not seen[i + 1]:
+            x.insns[i] = Insn(_JMP | _OP_JA, off=insn.off)
+        elif 0 <= i + 1 + insn.off < len(seen) and not seen[i + 1 + insn.off]:
+            x.insns[i] = NOP
+        else:
+            continue
+        done += 1
+    return done
+
+
+def opt_remove_dead_code(x: Xlated) -> int:
+    """Delete every run of never-reached slots.  Returns the slots removed."""
+    removed = 0
+    i = 0
+    while i < len(x.insns):
+        seen = _seen_slots(x)
+        j = 0
+        while i + j < len(x.insns) and not seen[i + j]:
+            j += 1
+        if j:
+            remove_insns(x, i, j)
+            removed += j
+        i += 1
+    return removed
+
+
+def opt_remove_nops(x: Xlated) -> int:
+    """Delete `goto +0` and `may_goto +0` (going back one slot after a may_goto, which
+    may have made a `may_goto +1` in front of it a nop too).  Returns the slots removed."""
+    removed = 0
+    i = 0
+    while i < len(x.insns):
+        insn = x.insns[i]
+        wide = i and x.insns[i - 1].code == LD_IMM64
+        is_may_goto_0 = insn == MAY_GOTO_0 and not wide
+        if (insn == NOP and not wide) or is_may_goto_0:
+            remove_insns(x, i, 1)
+            removed += 1
+            i -= 2 if is_may_goto_0 and i > 0 else 1
+        i += 1
+    return removed
+
+
+def optimize_dead_code(x: Xlated) -> int:
+    """The three privileged optimisations in the kernel's order (nothing without a
+    verifier pass: no slot is marked seen).  Returns the slots removed."""
+    if not any(a.seen for a in x.aux):
+        return 0
+    opt_hard_wire_dead_code_branches(x)
+    return opt_remove_dead_code(x) + opt_remove_nops(x)
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;

@@ -89,7 +89,7 @@ class ProgCommands:
         log = self._log_out(attr, result.log)
         x = fixups.Xlated(list(ctx.insns), list(ctx.aux),
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
-        fixups.sanitize_dead_code(x)
+        fixups.optimize_dead_code(x)     # a CAP_BPF loader: dead code removed, not trapped
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)
         max_ctx = fixups.max_ctx_offset(x.insns)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from harness.isa import Insn
 from harness.kernelapi import MapCreateAttr
 from harness.uapi import BPF_F_INNER_MAP, MapType, ProgType
-from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
+from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_IMM64, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
 
 LOOKUP, UPDATE, SMP_ID, JIFFIES, LOOKUP_PERCPU = 1, 2, 8, 118, 195
 RAW_TP = ProgType.RAW_TRACEPOINT
@@ -148,3 +148,30 @@ def normalise(insns: list[Insn]) -> list[Insn]:
               and out[i + 1].off == -1 and out[i + 1].dst == insn.dst):
             out[i] = insn.replace(imm=0)
     return out
+
+
+# --- dead code and nops (opt_hard_wire_dead_code_branches, opt_remove_dead_code, opt_remove_nops)
+def _fixed(insns):
+    return lambda k: (RAW_TP, insns, [])
+
+
+DEAD_CODE_CASES = {
+    # always-taken jump: the jump and the skipped slot go
+    "dead_fallthrough": _fixed([MOV64_IMM(0, 1), JEQ_IMM(0, 1, 1), MOV64_IMM(0, 2), EXIT()]),
+    # never-taken jump: it becomes a nop and goes, its target stays
+    "dead_target": _fixed([MOV64_IMM(0, 1), JEQ_IMM(0, 2, 1), MOV64_IMM(0, 2), EXIT()]),
+    # an ld_imm64 in the dead part, and a jump from before the hole over it
+    "dead_ldimm64": _fixed([MOV64_IMM(0, 1), MOV64_IMM(1, 5), JEQ_IMM(1, 5, 3), *LD_IMM64(0, 1 << 40), EXIT(),
+                            JEQ_IMM(0, 0, 1), MOV64_IMM(0, 3), EXIT()]),
+    # a backward jump over the hole (a bounded loop with a dead slot inside)
+    "dead_in_loop": _fixed([MOV64_IMM(0, 0), MOV64_IMM(1, 0), ALU64_IMM(ADD, 0, 1), JEQ_IMM(1, 0, 1),
+                            ALU64_IMM(ADD, 0, 100), Insn(0xA5, 0, 0, -4, 3), EXIT()]),
+    # explicit nops in live code
+    "nops": _fixed([MOV64_IMM(0, 4), Insn(0x05), Insn(0x05), ALU64_IMM(ADD, 0, 1), Insn(0x05), EXIT()]),
+    # a subprogram only called from dead code disappears
+    "dead_subprog": _fixed([MOV64_IMM(0, 1), JEQ_IMM(0, 1, 1), Insn(0x85, 0, 1, 0, 2), MOV64_IMM(0, 6), EXIT(),
+                            MOV64_IMM(0, 9), EXIT()]),
+    # a live subprogram after removed slots: the call offset shrinks
+    "live_subprog_after_hole": _fixed([MOV64_IMM(0, 1), JEQ_IMM(0, 1, 1), MOV64_IMM(0, 2), Insn(0x85, 0, 1, 0, 1),
+                                       EXIT(), MOV64_IMM(0, 9), EXIT()]),
+}

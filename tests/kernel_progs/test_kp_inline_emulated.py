@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, RAW_TP, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, RAW_TP, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -152,3 +152,29 @@ def test_percpu_symbol_resolves_per_cpu():
         mem.write(a2, b"\1")              # read-only copy
     with pytest.raises(VmFault):
         mem.percpu_addr(CPU_NUMBER_ADDR + 4, 0)
+
+
+DEAD_CODE_EXPECT = {
+    "dead_fallthrough": ["0: (b7) r0 = 1", "1: (95) exit"],
+    # never taken, but its target is reached through the fall-through: kept
+    "dead_target": ["0: (b7) r0 = 1", "1: (15) if r0 == 0x2 goto pc+1", "2: (b7) r0 = 2", "3: (95) exit"],
+    "dead_in_loop": ["0: (b7) r0 = 0", "1: (b7) r1 = 0", "2: (07) r0 += 1", "3: (a5) if r0 < 0x3 goto pc-2",
+                     "4: (95) exit"],
+    "nops": ["0: (b7) r0 = 4", "1: (07) r0 += 1", "2: (95) exit"],
+    "dead_subprog": ["0: (b7) r0 = 1", "1: (b7) r0 = 6", "2: (95) exit"],
+    "live_subprog_after_hole": ["0: (b7) r0 = 1", "1: (85) call pc+1", "2: (95) exit", "3: (b7) r0 = 9",
+                                "4: (95) exit"],
+}
+DEAD_CODE_RETVAL = {"dead_fallthrough": 1, "dead_target": 2, "dead_in_loop": 3, "nops": 5, "dead_subprog": 6,
+                    "live_subprog_after_hole": 9, "dead_ldimm64": 3}
+
+
+@pytest.mark.parametrize("name", list(DEAD_CODE_EXPECT))
+def test_dead_code_removed(name):
+    assert _xlated(EmulatedKernel(), DEAD_CODE_CASES[name]) == DEAD_CODE_EXPECT[name]
+
+
+@pytest.mark.parametrize("name", list(DEAD_CODE_RETVAL))
+def test_dead_code_removal_keeps_results(name):
+    _, insns, _ = DEAD_CODE_CASES[name](None)
+    assert _run(EmulatedKernel(KernelConfig(nr_cpus=2)), insns, 0) == DEAD_CODE_RETVAL[name]

@@ -1,5 +1,5 @@
-"""Helper inlining after verification (harness/kernel/inlining.py) against the running
-kernel: the same programs on both kernels must give the same xlated program (up to map
+"""Helper inlining and dead-code removal after verification (harness/kernel/inlining.py,
+fixups.optimize_dead_code) against the running kernel: the same programs on both kernels must give the same xlated program (up to map
 ids, helper call immediates and kernel addresses, kp_inline_progs.normalise) and the same
 test_run results on every CPU.  Skipped with probe()'s reason where bpf(2) is unavailable."""
 
@@ -13,7 +13,7 @@ from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU
-from kp_inline_progs import CASES, RAW_TP, lookup_prog, normalise, smp_id
+from kp_inline_progs import CASES, DEAD_CODE_CASES, RAW_TP, lookup_prog, normalise, smp_id
 
 pytestmark = pytest.mark.realkernel
 
@@ -40,10 +40,13 @@ def _xlated(k, build):
             k.close(m)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+ALL_CASES = {**CASES, **DEAD_CODE_CASES}
+
+
+@pytest.mark.parametrize("name", list(ALL_CASES))
 def test_xlated_same_as_running_kernel(real, name):
     emulated = EmulatedKernel(nr_cpus=real.nr_possible_cpus())
-    assert _xlated(emulated, CASES[name]) == _xlated(real, CASES[name])
+    assert _xlated(emulated, ALL_CASES[name]) == _xlated(real, ALL_CASES[name])
 
 
 def _runs(k, build, cpus):
@@ -79,6 +82,7 @@ RUN_CASES = {
     "percpu_array_value": _array_value_on_cpu,
     **{name: CASES[name] for name in ("smp_id_twice", "spilled_map_ptr", "array_pow2", "hash", "lru_hash",
                                       "percpu_hash", "lookup_in_subprog", "array_of_maps")},
+    **DEAD_CODE_CASES,
 }
 
 
