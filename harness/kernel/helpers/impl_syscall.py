@@ -122,8 +122,11 @@ def _fd_array(h, a, insns: bytes) -> list[int]:
             slots = decode(insns, where="sys_bpf insns")
         except InsnFormatError:
             return []                  # the load itself reports the bad instructions
-        idx = [s.imm for s in slots if s.code == 0x18 and s.src in (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE)]
-        count = max(idx) + 1 if idx and max(idx) >= 0 else 0
+        idx = [s.imm & 0xFFFFFFFF for s in slots
+               if s.code == 0x18 and s.src in (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE)]
+        if idx and max(idx) >= 1 << 16:          # far past any blob: the slot read faults
+            raise _Fault()
+        count = max(idx) + 1 if idx else 0
     raw = _kread(h, a.fd_array, 4 * count)
     return [int.from_bytes(raw[4 * i:4 * i + 4], "little", signed=True) for i in range(count)]
 
