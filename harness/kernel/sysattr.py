@@ -48,6 +48,8 @@ BtfLoad = record(
     "bpf_attr_btf_load",
     "btf:Q btf_log_buf:Q btf_size:I btf_log_size:I btf_log_level:I btf_log_true_size:I "
     "btf_flags:I btf_token_fd:i")
+#: BPF_*_GET_FD_BY_ID: the id (start_id / prog_id / map_id / btf_id / link_id union) first.
+GetFdById = record("bpf_attr_get_fd_by_id", "map_id:I next_id:I open_flags:I")
 #: link_create: the common head plus the iterator arm of its per-link-type union.
 LinkCreate = record(
     "bpf_attr_link_create",
@@ -62,6 +64,7 @@ COMMANDS: dict[int, tuple[type, int]] = {
     Cmd.MAP_UPDATE_ELEM: (MapElem, 32),           # flags
     Cmd.MAP_DELETE_ELEM: (MapElem, 16),           # key
     Cmd.MAP_FREEZE: (MapElem, 4),                 # map_fd
+    Cmd.MAP_GET_FD_BY_ID: (GetFdById, 12),        # open_flags
     Cmd.PROG_LOAD: (ProgLoad, BPF_ATTR_SIZE),     # keyring_id
     Cmd.BTF_LOAD: (BtfLoad, 40),                  # btf_token_fd
     Cmd.LINK_CREATE: (LinkCreate, 64),            # the end of the per-link-type union

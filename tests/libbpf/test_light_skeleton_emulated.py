@@ -317,7 +317,12 @@ CASES = [
      -errno.E2BIG, False),
     ("update_bad_key_ptr", Cmd.MAP_UPDATE_ELEM, lambda k: _elem(_target(k), key=0x1234, value=0x1234),
      None, -errno.EFAULT, True),
-    ("get_fd_by_id_not_emulated", Cmd.MAP_GET_FD_BY_ID, lambda k: struct.pack("<I", 1), None, -ENOTSUPP, True),
+    ("get_fd_by_id_unknown_id", Cmd.MAP_GET_FD_BY_ID, lambda k: struct.pack("<I", 0x7FFFFFF0), None,
+     -errno.ENOENT, False),
+    ("get_fd_by_id_bad_open_flags", Cmd.MAP_GET_FD_BY_ID,
+     lambda k: struct.pack("<III", k.map_get_info(_target(k)).id, 0, 1 << 5), None, -errno.EINVAL, False),
+    ("get_fd_by_id_rdonly_not_emulated", Cmd.MAP_GET_FD_BY_ID,
+     lambda k: struct.pack("<III", k.map_get_info(_target(k)).id, 0, 1 << 3), None, -ENOTSUPP, True),
 ]
 
 
@@ -337,6 +342,19 @@ def test_sys_bpf_map_create_gives_a_working_fd(kernel):
         info = kernel.map_get_info(fd)
         assert (info.type, info.value_size, info.name) == (MapType.PERCPU_ARRAY, 12, "made_by_prog")
         assert len(kernel.map_lookup_elem(fd, bytes(4))) == 16 * kernel.nr_possible_cpus()
+    finally:
+        kernel.close(fd)
+
+
+def test_sys_bpf_map_get_fd_by_id(kernel):
+    target = _target(kernel)
+    map_id = kernel.map_get_info(target).id
+    fd, _ = _sys_bpf(kernel, Cmd.MAP_GET_FD_BY_ID, struct.pack("<III", map_id, 0, 0))
+    assert fd > 2 and fd != target
+    try:
+        assert kernel.map_get_info(fd).id == map_id
+        kernel.map_update_elem(fd, bytes(4), (5).to_bytes(8, "little"))     # the same map
+        assert kernel.map_lookup_elem(target, bytes(4)) == (5).to_bytes(8, "little")
     finally:
         kernel.close(fd)
 

@@ -20,8 +20,9 @@ fills them (BPF_F_ALL_CPUS for `.percpu`) and loads the programs itself.  Kernel
 Each command calls the EmulatedKernel's own bpf(2) method, so the checks and errnos are
 the syscall's.  Where the real kernel would dereference a bad kernel pointer inside the
 attr (an oops; the helper is CAP_PERFMON-only for that reason) we return -EFAULT.  Not
-emulated (-ENOTSUPP): MAP_GET_FD_BY_ID, RAW_TRACEPOINT_OPEN, and attr fields for
-tokens, program signatures, exclusive maps and CO-RE relocations done by the kernel.
+emulated (-ENOTSUPP): RAW_TRACEPOINT_OPEN, read-only/write-only fds from
+MAP_GET_FD_BY_ID, and attr fields for tokens, program signatures, exclusive maps and
+CO-RE relocations done by the kernel.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from harness.kernel import sysattr
 from harness.kernel.helpers.call import HelperCall, MemFault
 from harness.kernel.helpers.registry import helper
 from harness.kernel.helpers.usermem import user_memory
+from harness.kernel.maps.base import BpfMap
 from harness.kernel.maps.flags import user_value_size
 from harness.kernelapi import BpfError, MapCreateAttr, ProgLoadAttr
-from harness.uapi import (BPF_COMPLEXITY_LIMIT_INSNS, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
-                          ENOTSUPP, Cmd)
+from harness.uapi import (BPF_COMPLEXITY_LIMIT_INSNS, BPF_F_RDONLY, BPF_F_WRONLY, BPF_PSEUDO_MAP_IDX,
+                          BPF_PSEUDO_MAP_IDX_VALUE, ENOTSUPP, Cmd)
 
 FUNC_INFO_SIZE = 8          # struct bpf_func_info
 LINE_INFO_SIZE = 16         # struct bpf_line_info
@@ -96,6 +98,22 @@ def _map_delete_elem(h, k, a, attr_ptr, size) -> int:
 def _map_freeze(h, k, a, attr_ptr, size) -> int:
     k.map_freeze(a.map_fd)
     return 0
+
+
+def _map_get_fd_by_id(h, k, a, attr_ptr, size) -> int:
+    """A new fd for the map with id `map_id`: any map the kernel still holds (an open fd or
+    a loaded program's used map).  Read-only / write-only fds are not modelled (the emulated
+    kernel keeps permissions per map, not per fd)."""
+    if a.open_flags & ~(BPF_F_RDONLY | BPF_F_WRONLY):
+        raise BpfError(errno.EINVAL, f"open_flags {a.open_flags:#x}")
+    if not k.config.privileged:
+        raise BpfError(errno.EPERM, "BPF_MAP_GET_FD_BY_ID needs CAP_SYS_ADMIN")
+    _unsupported(open_flags=a.open_flags)
+    live = list(k.fds.objects.values())
+    for obj in live + [m for o in live for m in getattr(o, "used_maps", ())]:
+        if isinstance(obj, BpfMap) and obj.id == a.map_id:
+            return k.fds.install(obj)
+    raise BpfError(errno.ENOENT, f"no map with id {a.map_id}")
 
 
 def _records(h, ptr: int, cnt: int, rec_size: int, min_size: int, fmt_words: int) -> list[tuple]:
@@ -213,7 +231,7 @@ COMMANDS = {
     Cmd.MAP_UPDATE_ELEM: _map_update_elem,
     Cmd.MAP_DELETE_ELEM: _map_delete_elem,
     Cmd.MAP_FREEZE: _map_freeze,
-    Cmd.MAP_GET_FD_BY_ID: None,
+    Cmd.MAP_GET_FD_BY_ID: _map_get_fd_by_id,
     Cmd.PROG_LOAD: _prog_load,
     Cmd.BTF_LOAD: _btf_load,
     Cmd.LINK_CREATE: _link_create,
