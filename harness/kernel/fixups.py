@@ -152,7 +152,8 @@ MAY_GOTO_0 = Insn(_JMP | 0xE0)                     # BPF_JMP | BPF_JCOND, off 0
 
 def remove_insns(x: Xlated, off: int, cnt: int) -> None:
     """Delete slots [off, off + cnt) the way bpf_remove_insns and its helpers do: jumps
-    from before the hole over it and from after it back over it shrink by cnt; subprogram
+    from before the hole over it and from after it back over (or into) it shrink by cnt, so
+    a jump to a removed slot lands on the first slot after the hole; subprogram
     starts, func_info and line_info after it move back (a subprogram wholly inside the
     hole is dropped with its func_info; line info of removed slots is dropped, the last
     one carried over to the first surviving slot when that has none)."""
@@ -171,7 +172,7 @@ def remove_insns(x: Xlated, off: int, cnt: int) -> None:
         target = i + rel + 1
         if i < off and target >= end:
             out[i] = old[i].replace(**{fld: rel - cnt})
-        elif i >= end and target < off:
+        elif i >= end and target < end:            # a target inside the hole: the slot after it
             out[i] = old[i].replace(**{fld: rel + cnt})
     del out[off:end]
     x.insns = out

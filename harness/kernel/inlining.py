@@ -185,6 +185,13 @@ def jiffies64_insns() -> list[Insn]:
             _ldx(_DW, R0, R0, 0)]
 
 
+def fastcall_inlined_helpers(*, jit_enabled: bool, jit_percpu_insn: bool) -> frozenset[int]:
+    """Helpers that allow bpf_fastcall and that inline_helper_calls will inline in this
+    configuration (verifier_inlines_helper_call): their spill/fill pairs go
+    (harness/kernel/fastcall.py)."""
+    return frozenset({SMP_ID}) if jit_enabled and jit_percpu_insn else frozenset()
+
+
 # --- which map each call site uses -----------------------------------------------------
 _MAP_LOADS = (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX)
 _CLOBBERED = (0, 1, 2, 3, 4, 5)

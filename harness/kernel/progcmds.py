@@ -21,6 +21,8 @@ import errno
 
 from harness.isa import InsnFormatError, decode
 from harness.kernel import fixups
+from harness.kernel.fastcall import remove_fastcall_spills_fills
+from harness.kernel.inlining import fastcall_inlined_helpers
 from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible
 from harness.kernel.maps.base import BpfMap
 from harness.kernel.prog import BpfProg
@@ -89,6 +91,10 @@ class ProgCommands:
         log = self._log_out(attr, result.log)
         x = fixups.Xlated(list(ctx.insns), list(ctx.aux),
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
+        remove_fastcall_spills_fills(x, prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
+                                     privileged=self.config.privileged, fastcall_ids=fastcall_inlined_helpers(
+                                         jit_enabled=self.config.jit_enabled,
+                                         jit_percpu_insn=self.config.has("jit_percpu_insn")))
         fixups.optimize_dead_code(x)     # a CAP_BPF loader: dead code removed, not trapped
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)

@@ -166,6 +166,8 @@ DEAD_CODE_CASES = {
     # a backward jump over the hole (a bounded loop with a dead slot inside)
     "dead_in_loop": _fixed([MOV64_IMM(0, 0), MOV64_IMM(1, 0), ALU64_IMM(ADD, 0, 1), JEQ_IMM(1, 0, 1),
                             ALU64_IMM(ADD, 0, 100), Insn(0xA5, 0, 0, -4, 3), EXIT()]),
+    # a backward jump to a nop lands on the slot after it
+    "jump_back_to_nop": _fixed([MOV64_IMM(0, 0), Insn(0x05), ALU64_IMM(ADD, 0, 1), Insn(0xA5, 0, 0, -3, 3), EXIT()]),
     # explicit nops in live code
     "nops": _fixed([MOV64_IMM(0, 4), Insn(0x05), Insn(0x05), ALU64_IMM(ADD, 0, 1), Insn(0x05), EXIT()]),
     # a subprogram only called from dead code disappears
@@ -175,3 +177,50 @@ DEAD_CODE_CASES = {
     "live_subprog_after_hole": _fixed([MOV64_IMM(0, 1), JEQ_IMM(0, 1, 1), MOV64_IMM(0, 2), Insn(0x85, 0, 1, 0, 1),
                                        EXIT(), MOV64_IMM(0, 9), EXIT()]),
 }
+
+
+# --- bpf_fastcall spill/fill pairs around bpf_get_smp_processor_id (remove_fastcall_spills_fills)
+def _spill(reg, off):
+    return STX_MEM(8, 10, reg, off)
+
+
+def _fill(reg, off):
+    return LDX_MEM(8, reg, 10, off)
+
+
+_SUM12 = [ALU64_REG(ADD, 0, 1), ALU64_REG(ADD, 0, 2), EXIT()]
+FASTCALL_CASES = {
+    # two pairs at the lowest offsets, innermost first: removed
+    "fastcall_simple": _fixed([MOV64_IMM(1, 1), MOV64_IMM(2, 2), _spill(1, -8), _spill(2, -16), CALL(SMP_ID),
+                               _fill(2, -16), _fill(1, -8), *_SUM12]),
+    # innermost pair not at the lowest offset: no pattern
+    "fastcall_wrong_order": _fixed([MOV64_IMM(1, 1), MOV64_IMM(2, 2), _spill(2, -16), _spill(1, -8), CALL(SMP_ID),
+                                    _fill(1, -8), _fill(2, -16), *_SUM12]),
+    # the pair is not at the function's lowest spill offset: kept
+    "fastcall_not_lowest": _fixed([MOV64_IMM(1, 1), MOV64_IMM(2, 2), ST_MEM(8, 10, -32, 0), STX_MEM(8, 10, 1, -24),
+                                   _spill(2, -16), CALL(SMP_ID), _fill(2, -16), LDX_MEM(8, 1, 10, -24), *_SUM12]),
+    # another instruction reads the spill slot: the contract is broken, pairs kept
+    "fastcall_slot_read": _fixed([MOV64_IMM(1, 1), MOV64_IMM(2, 2), _spill(1, -8), CALL(SMP_ID), _fill(1, -8),
+                                  LDX_MEM(8, 2, 10, -8), *_SUM12]),
+    # ... through a copy of r10
+    "fastcall_slot_alias": _fixed([MOV64_IMM(1, 1), MOV64_IMM(2, 2), _spill(1, -8), CALL(SMP_ID), _fill(1, -8),
+                                   MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8), LDX_MEM(8, 2, 3, 0), *_SUM12]),
+    # a helper reads the spill slot through its key pointer
+    "fastcall_helper_reads_slot": lambda k: _fastcall_helper_reads_slot(k),
+    # a non-fastcall helper with the same shape: kept
+    "fastcall_other_helper": _fixed([MOV64_IMM(1, 1), _spill(1, -8), CALL(5), _fill(1, -8), ALU64_REG(ADD, 0, 1),
+                                     EXIT()]),
+    # a pattern in a loop body, reached twice, with a branch around it
+    "fastcall_in_loop": _fixed([MOV64_IMM(1, 0), MOV64_IMM(6, 0), _spill(1, -8), CALL(SMP_ID), _fill(1, -8),
+                                ALU64_REG(ADD, 6, 0), ALU64_IMM(ADD, 1, 1), Insn(0xA5, 1, 0, -6, 3),
+                                MOV64_REG(0, 6), EXIT()]),
+    # r0 spilled around a non-void helper is not a fastcall pair
+    "fastcall_r0": _fixed([MOV64_IMM(0, 3), _spill(0, -8), CALL(SMP_ID), _fill(0, -8), EXIT()]),
+}
+
+
+def _fastcall_helper_reads_slot(k):
+    a = _map(k, MapType.ARRAY)
+    prog = [MOV64_IMM(1, 1), _spill(1, -8), CALL(SMP_ID), _fill(1, -8), *LD_MAP_FD(1, a), MOV64_REG(2, 10),
+            ALU64_IMM(ADD, 2, -8), CALL(LOOKUP), MOV64_IMM(0, 0), EXIT()]
+    return RAW_TP, prog, [a]

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, RAW_TP, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, FASTCALL_CASES, RAW_TP, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -165,7 +165,9 @@ DEAD_CODE_EXPECT = {
     "live_subprog_after_hole": ["0: (b7) r0 = 1", "1: (85) call pc+1", "2: (95) exit", "3: (b7) r0 = 9",
                                 "4: (95) exit"],
 }
-DEAD_CODE_RETVAL = {"dead_fallthrough": 1, "dead_target": 2, "dead_in_loop": 3, "nops": 5, "dead_subprog": 6,
+DEAD_CODE_EXPECT["jump_back_to_nop"] = ["0: (b7) r0 = 0", "1: (07) r0 += 1", "2: (a5) if r0 < 0x3 goto pc-2",
+                                         "3: (95) exit"]
+DEAD_CODE_RETVAL = {"jump_back_to_nop": 3, "dead_fallthrough": 1, "dead_target": 2, "dead_in_loop": 3, "nops": 5, "dead_subprog": 6,
                     "live_subprog_after_hole": 9, "dead_ldimm64": 3}
 
 
@@ -178,3 +180,38 @@ def test_dead_code_removed(name):
 def test_dead_code_removal_keeps_results(name):
     _, insns, _ = DEAD_CODE_CASES[name](None)
     assert _run(EmulatedKernel(KernelConfig(nr_cpus=2)), insns, 0) == DEAD_CODE_RETVAL[name]
+
+
+FASTCALL_EXPECT = [
+    # (case, kernel config, expected consecutive xlated lines)
+    ("fastcall_simple", {}, ["1: (b7) r2 = 2", "2: (b7) r0 = -2092916684", "3: (bf) r0 = &(void __percpu *)(r0)",
+                             "4: (61) r0 = *(u32 *)(r0 +0)", "5: (0f) r0 += r1"]),
+    # not inlined (no percpu instruction): the pairs stay
+    ("fastcall_simple", {"features": NO_JIT_PERCPU}, ["3: (7b) *(u64 *)(r10 -16) = r2",
+                                                      "4: (85) call bpf_get_smp_processor_id#8",
+                                                      "5: (79) r2 = *(u64 *)(r10 -16)"]),
+    ("fastcall_slot_read", {}, ["2: (7b) *(u64 *)(r10 -8) = r1", "3: (b7) r0 = -2092916684"]),
+    ("fastcall_slot_alias", {}, ["2: (7b) *(u64 *)(r10 -8) = r1", "3: (b7) r0 = -2092916684"]),
+    ("fastcall_not_lowest", {}, ["4: (7b) *(u64 *)(r10 -16) = r2", "5: (b7) r0 = -2092916684"]),
+    ("fastcall_helper_reads_slot", {}, ["0: (b7) r1 = 1", "1: (b7) r0 = -2092916684"]),
+    ("fastcall_other_helper", {}, ["1: (7b) *(u64 *)(r10 -8) = r1", "2: (85) call bpf_ktime_get_ns#5"]),
+    ("fastcall_in_loop", {}, ["1: (b7) r6 = 0", "2: (b7) r0 = -2092916684", "3: (bf) r0 = &(void __percpu *)(r0)",
+                              "4: (61) r0 = *(u32 *)(r0 +0)", "5: (0f) r6 += r0", "6: (07) r1 += 1",
+                              "7: (a5) if r1 < 0x3 goto pc-6"]),
+]
+
+
+@pytest.mark.parametrize("name, cfg, lines", FASTCALL_EXPECT,
+                         ids=[f"{n}-{'-'.join(c) or 'default'}" for n, c, _ in FASTCALL_EXPECT])
+def test_fastcall_xlated(name, cfg, lines):
+    got = _xlated(EmulatedKernel(KernelConfig(**cfg)), FASTCALL_CASES[name])
+    assert not match_lines("\n".join(got), lines), "\n".join(got)
+
+
+@pytest.mark.parametrize("name, want", [("fastcall_simple", lambda c: 3 + c), ("fastcall_in_loop", lambda c: 3 * c),
+                                        ("fastcall_slot_read", lambda c: 2 + c), ("fastcall_r0", lambda c: 3)])
+@pytest.mark.parametrize("cpu", [0, 2])
+def test_fastcall_programs_run(name, want, cpu):
+    """r1..r5 survive the inlined call once their spill/fill pairs are gone."""
+    _, insns, _ = FASTCALL_CASES[name](None)
+    assert _run(EmulatedKernel(KernelConfig(nr_cpus=3)), insns, cpu) == want(cpu)
