@@ -288,10 +288,69 @@ def optimize_dead_code(x: Xlated) -> int:
     return opt_remove_dead_code(x) + opt_remove_nops(x)
 
 
+# ----------------------------------------------------------------------------------------
+# Division and modulo guards (do_misc_fixups, "make divide-by-zero and divide-by-minus-one
+# exceptions impossible").  BPF defines x / 0 = 0, x % 0 = x, INT_MIN s/ -1 = INT_MIN and
+# x s% -1 = 0, which CPUs do not, so the kernel wraps every division by a register in a
+# check and rewrites signed division by the constant -1.  The unsigned guards run as
+# written; the signed ones use the kernel's hidden register AX (r11), which our VM does not
+# have, so they are recorded for inlining.lower_for_vm, which runs the original division
+# there (the VM's division already has BPF's results).
+
+AX = 11                                            # BPF_REG_AX
+_ALU, _ALU64 = 0x04, 0x07
+_DIV, _MOD = 0x30, 0x90
+
+
+def _div_mod_patch(insn: Insn) -> tuple[list[Insn], bool] | None:
+    """(replacement slots, needs AX) for a division or modulo slot, or None."""
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    if cls not in (_ALU, _ALU64) or op not in (_DIV, _MOD):
+        return None
+    is64, d, s = cls == _ALU64, insn.dst, insn.src
+    jmp = _JMP if is64 else _JMP32
+    if not insn.code & 0x08:                       # BPF_K: only sdiv/smod by -1
+        if insn.off != 1 or insn.imm != -1:
+            return None
+        if op == _DIV:
+            return [Insn(cls | 0x80, d)], False                     # dst = -dst
+        return [Insn(0xB4, d)], False                               # w_dst = 0
+    mov_zero_tail = [] if is64 else [Insn(_JMP | _OP_JA, off=1), Insn(0xBC, d, d)]
+    if insn.off == 1 and op == _DIV:
+        return [Insn(0xBF, AX, s), Insn(cls, AX, imm=1), Insn(jmp | 0x20, AX, off=4, imm=1),
+                Insn(jmp | 0x10, AX, off=1), Insn(cls | 0xB0, d), Insn(cls | 0x80, d),
+                Insn(_JMP | _OP_JA, off=1), insn], True
+    if insn.off == 1:
+        return [Insn(0xBF, AX, s), Insn(cls, AX, imm=1), Insn(jmp | 0x20, AX, off=3, imm=1),
+                Insn(jmp | 0x10, AX, off=3 if is64 else 4, imm=1), Insn(0xB4, d),
+                Insn(_JMP | _OP_JA, off=1), insn, *mov_zero_tail], True
+    if op == _DIV:
+        return [Insn(jmp | 0x50, s, off=2), Insn(0xAC, d, d), Insn(_JMP | _OP_JA, off=1), insn], False
+    return [Insn(jmp | 0x10, s, off=1 if is64 else 2), insn, *mov_zero_tail], False
+
+
+def guard_div_mod(x: Xlated) -> int:
+    """Apply _div_mod_patch everywhere (from the end, so indices ahead stay valid).
+    Returns the slots rewritten."""
+    from harness.kernel.inlining import INLINED
+    found = []
+    for i, insn in enumerate(x.insns):
+        if i and x.insns[i - 1].code == LD_IMM64:
+            continue
+        patch = _div_mod_patch(insn)
+        if patch is not None:
+            found.append((i, insn, *patch))
+    for i, insn, seq, needs_ax in reversed(found):
+        patch_insn(x, i, seq)
+        if needs_ax:
+            x.aux[i].extra[INLINED] = (insn, len(seq))
+    return len(found)
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;
-    inline helper calls (inlining.inline_helper_calls).  bypass_spec_v1: the maps were
+    guard divisions (guard_div_mod); inline helper calls (inlining.inline_helper_calls).  bypass_spec_v1: the maps were
     created with CAP_PERFMON (no index masking in inlined array lookups)."""
     i = 0
     while i < len(x.insns):
@@ -308,6 +367,7 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
             i += 2
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
+    guard_div_mod(x)
     inline_helper_calls(x, jit_enabled=jit_enabled, jit_percpu_insn=jit_percpu_insn,
                         bypass_spec_v1=bypass_spec_v1)
 

@@ -54,7 +54,8 @@ HTAB_ELEM_KEY_OFF = 48
 #: offsetof(struct htab_elem, lru_node) + offsetof(struct bpf_lru_node, ref)
 HTAB_LRU_REF_OFF = 35
 
-#: aux.extra key of the first slot of an inlined sequence: (helper id, sequence length)
+#: aux.extra key of the first slot of a sequence the VM runs differently: (helper id, or
+#: the original instruction (fixups.guard_div_mod), and the sequence's length)
 INLINED = "inlined_helper"
 
 LD_IMM64 = 0x18
@@ -332,14 +333,16 @@ def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_s
 
 
 def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
-    """The slots the VM runs: every recorded inlined sequence becomes the original helper
-    call followed by a jump over the rest (see the module docstring)."""
+    """The slots the VM runs: every recorded sequence becomes the original helper call (or
+    instruction) followed by a jump over the rest (see the module docstring)."""
     out = list(insns)
     for i, a in enumerate(aux):
         rec = a.extra.get(INLINED) if a.extra else None
         if rec is None:
             continue
-        hid, length = rec
-        out[i] = Insn(0x85, 0, 0, 0, hid)
+        what, length = rec
+        out[i] = what if isinstance(what, Insn) else Insn(0x85, 0, 0, 0, what)
         out[i + 1] = Insn(0x05, 0, 0, length - 2, 0)
+        for k in range(i + 2, i + length):     # unreachable now; no kernel-only registers left
+            out[k] = Insn(0x05)
     return out

@@ -224,3 +224,20 @@ def _fastcall_helper_reads_slot(k):
     prog = [MOV64_IMM(1, 1), _spill(1, -8), CALL(SMP_ID), _fill(1, -8), *LD_MAP_FD(1, a), MOV64_REG(2, 10),
             ALU64_IMM(ADD, 2, -8), CALL(LOOKUP), MOV64_IMM(0, 0), EXIT()]
     return RAW_TP, prog, [a]
+
+
+# --- division guards (do_misc_fixups: divide-by-zero / divide-by-minus-one)
+def _div_prog(a: int, b: int, ops: list[Insn]) -> list[Insn]:
+    """r0 = a; r1 = b (64-bit immediates through ld_imm64); ops; return r0 ^ (r0 >> 32)."""
+    return [*LD_IMM64(0, a), *LD_IMM64(1, b), *ops, MOV64_REG(2, 0), Insn(0x77, 2, 0, 0, 32), Insn(0xAF, 0, 2), EXIT()]
+
+
+_OPS = {"div": 0x3F, "div32": 0x3C, "mod": 0x9F, "mod32": 0x9C}
+I64_MIN = 1 << 63
+_PAIRS = ((100, 7), (-100, 7), (-100, 0), (-100, -1), (I64_MIN, -1), (1 << 31, -1))
+DIV_CASES = {
+    **{f"{sign}{op}_{n}": _fixed(_div_prog(a, b, [Insn(code, 0, 1, int(sign == "s"))]))
+       for sign in ("u", "s") for op, code in _OPS.items() for n, (a, b) in enumerate(_PAIRS)},
+    **{f"s{op}_imm_m1_{n}": _fixed(_div_prog(a, 0, [Insn(code & ~0x08, 0, 0, 1, -1)]))
+       for op, code in _OPS.items() for n, a in enumerate((-100, I64_MIN, 1 << 31))},
+}

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, FASTCALL_CASES, RAW_TP, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -215,3 +215,38 @@ def test_fastcall_programs_run(name, want, cpu):
     """r1..r5 survive the inlined call once their spill/fill pairs are gone."""
     _, insns, _ = FASTCALL_CASES[name](None)
     assert _run(EmulatedKernel(KernelConfig(nr_cpus=3)), insns, cpu) == want(cpu)
+
+
+# retvals of kp_inline_progs.DIV_CASES as the running kernel gave them (r0 ^ r0 >> 32, low half)
+DIV_RETVAL = {
+    "udiv_0": 14, "udiv_2": 0, "udiv32_1": 613566742, "umod_2": 99, "umod32_2": 4294967196, "umod32_5": 2147483648,
+    "sdiv_1": 13, "sdiv_2": 0, "sdiv_3": 100, "sdiv_4": 2147483648, "sdiv_5": 2147483647, "sdiv32_1": 4294967282,
+    "sdiv32_5": 2147483648, "smod_1": 1, "smod_2": 99, "smod_4": 0, "smod32_1": 4294967294, "smod32_2": 4294967196,
+    "smod32_5": 0, "sdiv_imm_m1_1": 2147483648, "sdiv32_imm_m1_2": 2147483648, "smod_imm_m1_0": 0,
+}
+
+
+@pytest.mark.parametrize("name", list(DIV_RETVAL))
+def test_division_guards_keep_results(name):
+    _, insns, _ = DIV_CASES[name](None)
+    assert _run(EmulatedKernel(KernelConfig(nr_cpus=2)), insns, 0) == DIV_RETVAL[name]
+
+
+DIV_XLATED = {
+    "udiv_0": ["4: (55) if r1 != 0x0 goto pc+2", "5: (ac) w0 ^= w0", "6: (05) goto pc+1", "7: (3f) r0 /= r1"],
+    "umod32_0": ["4: (16) if w1 == 0x0 goto pc+2", "5: (9c) w0 %= w1", "6: (05) goto pc+1", "7: (bc) w0 = w0"],
+    "sdiv_0": ["4: (bf) r11 = r1", "5: (07) r11 += 1", "6: (25) if r11 > 0x1 goto pc+4",
+               "7: (15) if r11 == 0x0 goto pc+1", "8: (b7) r0 = 0", "9: (87) r0 = -r0", "10: (05) goto pc+1",
+               "11: (3f) r0 s/= r1"],
+    "smod32_0": ["4: (bf) r11 = r1", "5: (04) w11 += 1", "6: (26) if w11 > 0x1 goto pc+3",
+                 "7: (16) if w11 == 0x1 goto pc+4", "8: (b4) w0 = 0", "9: (05) goto pc+1", "10: (9c) w0 s%= w1",
+                 "11: (05) goto pc+1", "12: (bc) w0 = w0"],
+    "sdiv_imm_m1_0": ["4: (87) r0 = -r0", "5: (bf) r2 = r0"],
+    "smod32_imm_m1_0": ["4: (b4) w0 = 0", "5: (bf) r2 = r0"],
+}
+
+
+@pytest.mark.parametrize("name", list(DIV_XLATED))
+def test_division_guards_xlated(name):
+    got = _xlated(EmulatedKernel(), DIV_CASES[name])
+    assert not match_lines("\n".join(got), DIV_XLATED[name]), "\n".join(got)
