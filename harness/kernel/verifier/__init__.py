@@ -7,8 +7,9 @@ typed registers (regs.py, tnum.py, alu.py), stack slots (state.py), memory regio
 A rejection raises harness.kernelapi.BpfError(errno, first error line, log=full log).
 
 Also here: expect.py (selftest-annotation matcher used by harness/stages/verify.py) and
-cmd.py (`python -m harness verify OBJ`).  Known simplifications: precision is a static
-over-approximation (cfg.precise_registers), all bpf-to-bpf calls are verified as static
+cmd.py (`python -m harness verify OBJ`).  Precision is tracked like 6.18's (precision.py:
+backtracking along the path into the recorded states).  Known simplifications: all
+bpf-to-bpf calls are verified as static
 functions (no separate global-function verification), kfuncs and BTF-typed pointers are
 not modelled, callbacks are explored once (plus the "not called" path), and of
 bpf_spin_lock only the held lock's map is tracked (not the lock's register id).

@@ -172,9 +172,14 @@ def branch_taken(opc: int, bits: int, d: Reg, s: Reg) -> int:
             return -1
         return eq if opc == o.BPF_JEQ else 1 - eq
     if opc == o.BPF_JSET:
+        # decided only against a constant (either side), as is_scalar_branch_taken
+        if st[1]:
+            dt, st = st, dt
+        if st[1]:
+            return -1
         if dt[0] & st[0]:
             return 1
-        if not ((dt[0] | dt[1]) & (st[0] | st[1])):
+        if not ((dt[0] | dt[1]) & st[0]):
             return 0
         return -1
     if opc == o.BPF_JGT:

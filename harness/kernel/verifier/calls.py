@@ -11,7 +11,7 @@ from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
 from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible, split_type
 from harness.kernel.verifier.regs import (
     CONST_PTR_TO_MAP, MAYBE_NULL, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PKT_TYPES, PTR_TO_CTX,
-    PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR, Reg,
+    PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR, Reg, s64,
 )
 from harness.kernel.verifier.memory import BPF_F_RDONLY_PROG, BPF_MAX_VAR_OFF
 from harness.kernel.verifier.state import Frame
@@ -117,7 +117,7 @@ class CallChecks:
             m = meta["map"]
             key = meta.get("const_key")
             if (proto.name == "map_lookup_elem" and m.map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY)
-                    and key is not None and key < m.max_entries):
+                    and key is not None and 0 <= s64(key) < m.max_entries):
                 r0.mark_ptr(PTR_TO_MAP_VALUE)          # constant in-range key: never NULL
             else:
                 r0.mark_ptr(PTR_TO_MAP_VALUE, MAYBE_NULL)
@@ -157,7 +157,8 @@ class CallChecks:
             if meta["map"] is None:
                 self.fail(errno.EACCES, "invalid map_ptr to access map->key")
             self.check_helper_mem(regno, meta["map"].key_size, False, False)
-            meta["const_key"] = self.const_stack_key(reg, meta["map"].key_size)
+            if meta["map"].map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+                meta["const_key"] = self.const_stack_key(reg, meta["map"].key_size)
         elif base == "ARG_PTR_TO_MAP_VALUE":
             if may_null and is_null:
                 return
@@ -179,7 +180,7 @@ class CallChecks:
         elif base in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO"):
             self.check_mem_size(regno, reg, base == "ARG_CONST_SIZE_OR_ZERO", args, meta)
         elif base == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
-            self.precision_mark()
+            self.mark_precise(regno)
             if reg.type != SCALAR or reg.var[1]:
                 self.fail(errno.EACCES, f"R{regno} is not a known constant'")
             meta["alloc_size"] = reg.var[0]
@@ -239,26 +240,38 @@ class CallChecks:
         self.st.lock = 0
 
     def const_stack_key(self, reg: Reg, size: int) -> int | None:
-        """A map key known at verification time: zeroed or constant-spilled stack bytes."""
+        """get_constant_map_key: a key the verifier knows (stack bytes known zero, or a
+        constant spilled with exactly the key's size).  A privileged verifier only; the
+        slot becomes precise, since the lookup's result (never NULL) depends on it."""
         from harness.kernel.verifier.state import STACK_SPILL, STACK_ZERO
-        if reg.type != PTR_TO_STACK or reg.var[1] or size > 8:
+        if not self.privileged or reg.type != PTR_TO_STACK or reg.var[1]:
             return None
         start = reg.var[0] - (1 << 64) if reg.var[0] >> 63 else reg.var[0]
         start += reg.off
         frame = self.st.frames[reg.frameno]
         slot = -start - 1
-        spi = slot // 8
+        spi, off = slot // 8, slot % 8
         if spi >= len(frame.stack):
             return None
         types, spilled = frame.stack[spi]
-        if start % 8 == 0 and spilled is not None and spilled.type == SCALAR and spilled.var[1] == 0 \
-                and all(types[7 - i] == STACK_SPILL for i in range(size)):
-            return spilled.var[0] & ((1 << (8 * size)) - 1)
-        for i in range(size):
-            s = slot - i
-            if s // 8 >= len(frame.stack) or frame.stack[s // 8][0][s % 8] != STACK_ZERO:
-                return None
-        return 0
+        zeros = 0
+        i = off
+        while i >= 0 and types[i] == STACK_ZERO:
+            zeros += 1
+            i -= 1
+        if zeros >= size:
+            return 0
+        if spilled is None or types[7] != STACK_SPILL or spilled.type != SCALAR:
+            return None
+        spill = 0
+        i = off
+        while i >= 0 and types[i] == STACK_SPILL:
+            spill += 1
+            i -= 1
+        if spill != size or spilled.var[1]:
+            return None
+        self.mark_precise_slot(reg.frameno, spi)
+        return spilled.var[0]
 
     def expect(self, regno: int, reg: Reg, types: set, names: str, rdonly_ok: bool = True) -> None:
         bad = reg.type not in types or reg.flags & MAYBE_NULL
@@ -270,7 +283,7 @@ class CallChecks:
     def check_mem_size(self, regno: int, reg: Reg, zero_ok: bool, args, meta: dict) -> None:
         """check_mem_size_reg: the size argument bounds the previous (memory) argument."""
         mem_regno = regno - 1
-        self.precision_mark()
+        self.mark_precise(regno)
         if reg.type != SCALAR:
             self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=scalar")
         if reg.smin < 0:
@@ -399,6 +412,10 @@ class CallChecks:
         caller = st.cur
         r0 = callee.regs[0]
         if callee.callback:
+            st.frames.append(callee)                 # R0 is the callee's: mark it there
+            if r0.type == SCALAR:
+                self.mark_precise(0)
+            st.frames.pop()
             self.check_retval(r0, (0, 1), "At callback return")
             caller.regs[0].mark_unknown()
         else:

@@ -10,6 +10,7 @@ program can loop forever; an explored state that covers the current one prunes t
 
 from __future__ import annotations
 
+import bisect
 import errno
 import time
 
@@ -23,6 +24,7 @@ from harness.kernel.verifier import alu, cfg, tnum
 from harness.kernel.verifier.calls import CallChecks
 from harness.kernel.verifier.ctxaccess import LD_ABS_TYPES, PKT_READ
 from harness.kernel.verifier.memory import MemoryChecks, coerce_to_size
+from harness.kernel.verifier.precision import PrecisionChecks
 from harness.kernel.verifier.regs import (
     CONST_PTR_TO_MAP, MAYBE_NULL, NOT_INIT, PKT_TYPES, PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_CTX,
     PTR_TO_FLOW_KEYS, PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
@@ -72,12 +74,16 @@ def _quick_key(st: VState):
     return (len(st.frames), *[(r.type, r.var, r.off) for r in st.frames[-1].regs])
 
 
+def _seq(rec: StateRecord) -> int:
+    return rec.seq
+
+
 def _nargs(imm: int):
     p = PROTOS.get(imm)
     return len(p.args) if p is not None else None
 
 
-class Verifier(MemoryChecks, CallChecks):
+class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
     def __init__(self, ctx):
         self.ctx = ctx
         self.insns = ctx.insns
@@ -97,9 +103,7 @@ class Verifier(MemoryChecks, CallChecks):
         self.prev_jmps = 0
         self.prev_insns = 0
         self.explored: dict[int, list[StateRecord]] = {}     # fully explored states
-        self.active: dict[int, dict] = {}                    # idx -> key -> in-progress
-        self.active_count: dict[int, int] = {}
-        self.active_quick: dict[int, set] = {}               # idx -> cheap keys (superset)
+        self.active: dict[int, list[StateRecord]] = {}       # states still being explored
         self.branch_stack: list = []
         self.total_states = 0
         self.cur_states = 0
@@ -170,13 +174,6 @@ class Verifier(MemoryChecks, CallChecks):
         self.scr_all = False
         return text
 
-    def precision_mark(self) -> None:
-        """Where the kernel backtracks precision (mark_chain_precision) it logs
-        `mark_precise:` lines at level 2, so the next state goes on its own line.  We do
-        not print the backtracking itself, only keep the line structure."""
-        if self.log.level & LEVEL2:
-            self.log.insn_part = -1
-
     def print_state_line(self) -> None:
         self.log.write(self.state_text(False) + "\n")
 
@@ -245,9 +242,6 @@ class Verifier(MemoryChecks, CallChecks):
                 self.subprog_index[t] = n
         self.prune = cfg.check_cfg(insns, bpf_capable=True)
         self.live = cfg.live_registers(insns, _nargs)
-        self.precise = cfg.precise_registers(
-            insns, self.subprogs[1] if len(self.subprogs) > 1 else None,
-            main_r0_precise=self.prog_type in RETURN_RANGES or self.record_exit_r0)
         if self.log.level & LEVEL2:
             self.log.write("Live regs before insn:\n")
             t = 0
@@ -333,6 +327,7 @@ class Verifier(MemoryChecks, CallChecks):
                 do_print_state = False
                 self.next_idx = None
                 self.keep_scratch = True
+                st.hist.append((idx, None, None))
                 nxt = self.step(idx, insns[idx])
                 if self.returned:
                     self.returned = False
@@ -372,68 +367,77 @@ class Verifier(MemoryChecks, CallChecks):
             rec = rec.parent
 
     def _retire(self, rec: StateRecord) -> None:
-        """A record whose subtree is fully explored moves from `active` to `done`."""
-        bucket = self.active.get(rec.idx, {}).get(rec.key)
-        if bucket is not None:
-            try:
-                bucket.remove(rec)
-            except ValueError:
-                pass
-            if not bucket:
-                del self.active[rec.idx][rec.key]
-            self.active_count[rec.idx] -= 1
-        self.explored.setdefault(rec.idx, []).append(rec)
+        """A record whose subtree is fully explored: from now on it can prune paths."""
+        if rec.evicted:
+            self.cur_states -= 1        # off the kernel's free list once nothing runs below it
+            return
+        self.active[rec.idx].remove(rec)
+        bisect.insort(self.explored.setdefault(rec.idx, []), rec, key=_seq)
+
+    def _evict(self, rec: StateRecord) -> None:
+        """An evicted state still being explored stays counted (the kernel's free list)
+        until its paths end; peak_states counts both lists."""
+        rec.evicted = True
+        if rec.branches > 0:
+            self.active[rec.idx].remove(rec)
+        else:
+            self.explored[rec.idx].remove(rec)
+            self.cur_states -= 1
 
     def is_state_visited(self, idx: int) -> bool:
+        """is_state_visited: the states recorded at idx, newest first.  One still being
+        explored (a loop) and identical to the current state is an infinite loop; a
+        finished one that covers the current state prunes it.  Each other one misses, and
+        a state that keeps missing is evicted.  Maybe record the current state."""
         st = self.st
         add = (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
-        key = None
-        if self.active_count.get(idx):
-            quick = _quick_key(st)
-            key = state_key(st) if quick in self.active_quick.get(idx, ()) else ()
-            for rec in self.active[idx].get(key, ()):
-                self.log.write(f"infinite loop detected at insn {idx}\n")
-                self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
-                self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
-                raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
-            if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
-                add = False
-        recs = self.explored.get(idx)
-        if recs:
-            live = self.live[idx] | (1 << 10)
-            keep = []
-            pruned = False
-            for rec in recs:
-                if pruned:
-                    keep.append(rec)
-                    continue
-                if states_equal(rec.state, st, live, self.precise[idx]):
-                    rec.hit += 1
-                    pruned = True
-                    keep.append(rec)
-                    continue
-                rec.miss += 1
-                if rec.miss > rec.hit * 3 + 3:
-                    self.cur_states -= 1
-                    continue
-                keep.append(rec)
-            recs[:] = keep
-            if pruned:
+        active = self.active.get(idx)
+        done = self.explored.get(idx)
+        if active and done:
+            recs = sorted(active + done, key=_seq, reverse=True)
+        else:
+            recs = list(reversed(active or done or ()))
+        quick = key = None
+        states_cnt = 0
+        for rec in recs:
+            states_cnt += 1
+            if rec.branches > 0:
+                if quick is None:
+                    quick = _quick_key(st)
+                if rec.quick == quick:
+                    if key is None:
+                        key = state_key(st)
+                    if rec.key == key:
+                        self.log.write(f"infinite loop detected at insn {idx}\n")
+                        self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
+                        self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
+                        raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
+                if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                    add = False
+            elif states_equal(rec.state, st, self.live[idx] | (1 << 10), not self.privileged,
+                              self.privileged):
+                rec.hit += 1
+                self.propagate_precision(rec.state)
                 return True
+            if add:
+                rec.miss += 1
+            if rec.miss > rec.hit * 3 + 3:
+                self._evict(rec)
+        if states_cnt > self.max_states_per_insn:
+            self.max_states_per_insn = states_cnt
         if add:
-            if not key:
+            if quick is None:
+                quick = _quick_key(st)
+            if key is None:
                 key = state_key(st)
-            self.active_quick.setdefault(idx, set()).add(_quick_key(st))
-            rec = StateRecord(st.copy(), st.rec, idx, key)
-            st.rec = rec
-            self.active.setdefault(idx, {}).setdefault(key, []).append(rec)
-            self.active_count[idx] = self.active_count.get(idx, 0) + 1
-            self.prev_jmps, self.prev_insns = self.jmps, self.processed
             self.total_states += 1
+            rec = StateRecord(st.copy(), st.rec, idx, key, self.total_states, quick)
+            st.rec = rec
+            st.hist = []
+            self.active.setdefault(idx, []).append(rec)
+            self.prev_jmps, self.prev_insns = self.jmps, self.processed
             self.cur_states += 1
             self.peak_states = max(self.peak_states, self.cur_states)
-            n = self.active_count[idx] - 1 + len(self.explored.get(idx, ()))
-            self.max_states_per_insn = max(self.max_states_per_insn, n)
         return False
 
     # --- one instruction -----------------------------------------------------------------
@@ -548,8 +552,11 @@ class Verifier(MemoryChecks, CallChecks):
                     d.mark_unknown()
                     return
                 self.fail(errno.EACCES, f"R{i.dst} pointer {sym} pointer prohibited")
+            if x:
+                self.mark_precise(i.src)             # the offset's value now matters
             self.ptr_arith(i.dst, d, s, opc, bits, sym, False)
         elif s.type != SCALAR:
+            self.mark_precise(i.dst)
             self.ptr_arith(i.dst, s, d, opc, bits, sym, True)
         else:
             alu.scalar_op(opc, bits, d, s)
@@ -635,8 +642,6 @@ class Verifier(MemoryChecks, CallChecks):
         if not -BPF_MAX_VAR_OFF < off.smin < BPF_MAX_VAR_OFF:
             self.fail(errno.EINVAL, f"value {off.smin} makes {tname} pointer be out of bounds")
         res = ptr.copy()
-        if self.cur_insn_x:
-            self.precision_mark()
         if known:
             res.off = ptr.off + val if opc == o.BPF_ADD else ptr.off - val
         else:
@@ -760,6 +765,8 @@ class Verifier(MemoryChecks, CallChecks):
         if self.is_pointer_value(r0):
             self.fail(errno.EACCES, "R0 leaks addr as return value")
         rng = RETURN_RANGES.get(self.prog_type)
+        if (rng is not None or self.record_exit_r0) and r0.type == SCALAR:
+            self.mark_precise(0)                     # the verdict depends on R0's range
         if rng is not None:
             self.check_retval(r0, rng, "At program exit")
         if self.record_exit_r0:
@@ -807,6 +814,12 @@ class Verifier(MemoryChecks, CallChecks):
         self.check_reg_read(i.dst)
         d = regs[i.dst]
         pred = self.branch_taken(opc, bits, d, s)
+        if pred >= 0:
+            # the decision rests on the operands' values
+            if d.type == SCALAR:
+                self.mark_precise(i.dst)
+            if i.code & o.BPF_X and s.type == SCALAR:
+                self.mark_precise(i.src)
         if pred >= 0 and d.type == SCALAR and self.log.level & LEVEL2:
             # the kernel prints the state right after backtracking, with this insn's index
             self.log.write(f"{idx}:{self.state_text(False)}\n")
@@ -819,6 +832,10 @@ class Verifier(MemoryChecks, CallChecks):
         pkt_cmp = d.type in PKT_TYPES | {PTR_TO_PACKET_END} and s.type in PKT_TYPES | {PTR_TO_PACKET_END}
         if not null_check and not pkt_cmp and self.is_pointer_value(d):
             self.fail(errno.EACCES, f"R{i.dst} pointer comparison prohibited")
+        ids = [d.id if d.type == SCALAR else 0]
+        if i.code & o.BPF_X and s.type == SCALAR:
+            ids.append(s.id)
+        self.hist_linked(ids)
         other = self.st.copy()
         ok_taken = self.refine_branch(other, i, bits, True)
         ok_fall = self.refine_branch(self.st, i, bits, False)
@@ -853,6 +870,14 @@ class Verifier(MemoryChecks, CallChecks):
         else:
             s = Reg.const(i.imm if bits == 64 else i.imm & U32)
         if d.type == SCALAR and s.type == SCALAR:
+            if i.code & o.BPF_X and i.src == i.dst:
+                # one register against itself: 6.18 narrows it in place, and when that
+                # leaves no possible value it keeps the register as it was
+                trial = d.copy()
+                if alu.refine(opc, bits, trial, trial, taken):
+                    d.assign(trial)
+                    self.sync_ids(st, d)
+                return True
             ok = alu.refine(opc, bits, d, s, taken)
             if ok:
                 self.sync_ids(st, d)

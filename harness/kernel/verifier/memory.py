@@ -287,13 +287,22 @@ class MemoryChecks:
             self.stack_depth[sp] = depth
 
     def stack_write(self, reg: Reg, off: int, size: int, val: Reg | None, imm: int | None) -> None:
+        """check_stack_write_fixed_off / _var_off.  A privileged verifier keeps a scalar
+        written at a slot boundary (of any size) as a spilled register, a constant
+        immediate too; pointers spill whole.  Spills are recorded in the jump history
+        (precision.py follows the value through the slot)."""
         frame = self.stack_frame(reg)
         if reg.var[1]:
             # variable offset (privileged only): every byte it may hit becomes misc
+            # (zero stays zero when zero is written)
             lo = reg.smin + off
             hi = reg.smax + off + size
+            zero = val is not None and val.type == SCALAR and val.var == (0, 0) or \
+                val is None and imm == 0
             for a in range(lo, hi):
-                self._set_byte(frame, a, STACK_MISC)
+                self.scratch_stack((-a - 1) // 8, reg.frameno)
+                self._set_byte(frame, a, STACK_ZERO if zero and self._byte(frame, a) == STACK_ZERO
+                               else STACK_MISC)
             return
         start = s64(reg.var[0]) + off
         spi = (-start - 1) // 8
@@ -303,26 +312,39 @@ class MemoryChecks:
                 and size != 8):
             self.fail(errno.EACCES, "attempt to corrupt spilled pointer on stack")
         aligned = start % 8 == 0
+        if val is not None and val.type == SCALAR and aligned and self.privileged:
+            fits = val.umax.bit_length() <= 8 * size
+            if fits and not val.id and val.var[1]:
+                val.id = self.new_id()           # assign_scalar_id_before_mov: slot and reg linked
+            r = val.copy()
+            if not fits:
+                r.id = 0
+            self._spill_scalar(frame, spi, r, size)
+            self.hist_stack(reg.frameno, spi)
+            return
+        if val is None and imm is not None and aligned and self.privileged:
+            r = Reg()
+            r.mark_const(imm)
+            self._spill_scalar(frame, spi, r, size)
+            self.hist_stack(reg.frameno, spi)
+            return
         if val is not None and val.type != SCALAR and val.type != NOT_INIT:
-            if size != 8 or not aligned:
+            if size != 8:
                 self.fail(errno.EACCES, "invalid size of register spill")
             if val.type == PTR_TO_STACK and val.frameno > reg.frameno:
                 self.fail(errno.EINVAL, "cannot spill pointers to stack into stack frame of the caller")
             frame.stack[spi] = ((STACK_SPILL,) * 8, val.copy())
+            self.hist_stack(reg.frameno, spi)
             return
-        if val is not None and aligned:
-            if size == 8 or not val.is_const() or True:
-                self._spill_scalar(frame, spi, val.copy(), size)
-                return
-        if val is None and imm is not None and aligned:
-            r = Reg()
-            r.mark_const(imm)
-            self._spill_scalar(frame, spi, r, size)
-            return
-        kind = STACK_ZERO if (val is None and imm == 0) or (val is not None and val.var == (0, 0)) \
-            else STACK_MISC
+        kind = STACK_ZERO if (val is None and imm == 0) or \
+            (val is not None and val.type == SCALAR and val.var == (0, 0)) else STACK_MISC
         for a in range(start, start + size):
             self._set_byte(frame, a, kind)
+
+    @staticmethod
+    def _byte(frame, addr: int) -> int:
+        slot = -addr - 1
+        return frame.stack[slot // 8][0][slot % 8] if slot // 8 < len(frame.stack) else STACK_INVALID
 
     def _spill_scalar(self, frame, spi: int, r: Reg, size: int) -> None:
         old_types, old_reg = frame.stack[spi]
@@ -370,17 +392,40 @@ class MemoryChecks:
             while i > 0 and types[i - 1] == STACK_SPILL:
                 spill_size += 1
                 i -= 1
-            if size != 8 or spill_size != 8:
-                if spilled.type != SCALAR:
-                    self.fail(errno.EACCES, "invalid size of register fill")
-                if size == spill_size and start % 8 == 0:
-                    return spilled.copy()
-                return self._bytes_read(frame, start, size, regno, off)
+            if size == 8 and spill_size == 8:
+                self.hist_stack(reg.frameno, spi)
+                return spilled.copy()
+            if spilled.type != SCALAR:
+                self.fail(errno.EACCES, "invalid size of register fill")
+            if size <= spill_size and start % 8 == 0:
+                # a narrow fill of a spilled scalar keeps what is known (the load then
+                # truncates it to `size`); a value wider than the load loses its link
+                width = spilled.umax.bit_length()
+                if self.privileged and size == 4 and spill_size == 4 and width <= 32 \
+                        and not spilled.id and spilled.var[1]:
+                    spilled = spilled.copy()
+                    spilled.id = self.new_id()
+                    frame.stack[spi] = (types, spilled)
+                r = spilled.copy()
+                if width > size * 8:
+                    r.id = 0
+                self.hist_stack(reg.frameno, spi)
+                return r
+            spill_cnt = zero_cnt = 0
             for i in range(size):
-                s = slot - i
-                if frame.stack[s // 8][0][s % 8] != STACK_SPILL:
-                    self.fail(errno.EACCES, "corrupted spill memory")
-            return spilled.copy()
+                t = types[(slot - i) % 8]
+                if t == STACK_SPILL:
+                    spill_cnt += 1
+                elif t == STACK_ZERO:
+                    zero_cnt += 1
+                elif t == STACK_INVALID and not self.privileged:
+                    self.fail(errno.EACCES, f"invalid read from stack off {start}+{i} size {size}")
+            if spill_cnt == size and spilled.var == (0, 0):
+                self.hist_stack(reg.frameno, spi)
+                return Reg.const(0)
+            if zero_cnt == size:
+                return Reg.const(0)
+            return None
         return self._bytes_read(frame, start, size, regno, off)
 
     def _bytes_read(self, frame, start: int, size: int, regno: int, off: int) -> Reg | None:

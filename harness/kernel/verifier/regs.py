@@ -81,7 +81,7 @@ class Reg:
     """One register (or a spilled register on the stack)."""
     __slots__ = ("type", "flags", "off", "var", "smin", "smax", "umin", "umax",
                  "s32min", "s32max", "u32min", "u32max", "id", "ref_obj_id", "map",
-                 "range", "mem_size", "frameno", "subprog")
+                 "range", "mem_size", "frameno", "subprog", "precise")
 
     def __init__(self, type_: int = NOT_INIT):
         self.type = type_
@@ -94,6 +94,7 @@ class Reg:
         self.mem_size = 0
         self.frameno = 0
         self.subprog = 0
+        self.precise = False
         self.set_unbounded()
         if type_ != SCALAR:
             self.set_const_bounds(0)
@@ -106,6 +107,7 @@ class Reg:
         r.type = SCALAR
         r.flags = r.off = r.id = r.ref_obj_id = r.range = r.mem_size = r.frameno = r.subprog = 0
         r.map = None
+        r.precise = False
         v &= U64
         r.var = (v, 0)
         r.smin = r.smax = v - (1 << 64) if v >> 63 else v
@@ -122,7 +124,7 @@ class Reg:
         r.s32min = self.s32min; r.s32max = self.s32max; r.u32min = self.u32min
         r.u32max = self.u32max; r.id = self.id; r.ref_obj_id = self.ref_obj_id
         r.map = self.map; r.range = self.range; r.mem_size = self.mem_size
-        r.frameno = self.frameno; r.subprog = self.subprog
+        r.frameno = self.frameno; r.subprog = self.subprog; r.precise = self.precise
         return r
 
     def assign(self, o: "Reg") -> None:
@@ -152,6 +154,7 @@ class Reg:
         self.map = None
         self.range = 0
         self.mem_size = 0
+        self.precise = False
         self.var = tnum.UNKNOWN
         self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
         self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
@@ -161,6 +164,7 @@ class Reg:
         self.type = SCALAR
         self.flags = self.off = self.id = self.ref_obj_id = self.range = self.mem_size = 0
         self.map = None
+        self.precise = False
         v &= U64
         self.var = (v, 0)
         self.smin = self.smax = v - (1 << 64) if v >> 63 else v
@@ -386,7 +390,7 @@ class Reg:
     def fmt(self) -> str:
         t = self.type
         if t in (SCALAR, PTR_TO_STACK) and self.var[1] == 0:
-            prefix = "" if t == SCALAR else "fp"
+            prefix = ("P" if self.precise else "") if t == SCALAR else "fp"
             return prefix + snum(s64(self.var[0] + self.off))
         parts = []
         if self.id:
@@ -411,7 +415,8 @@ class Reg:
             parts.extend(scalar_ranges(self))
             if self.var[1] != U64:
                 parts.append("var_off=" + tnum.to_str(self.var))
-        return f"{self.type_str()}({','.join(parts)})"
+        p = "P" if self.precise and t == SCALAR else ""
+        return f"{p}{self.type_str()}({','.join(parts)})"
 
 
 def snum(v: int) -> str:

@@ -63,10 +63,12 @@ class Frame:
             if not print_all and (scratched_stack is None or spi not in scratched_stack):
                 continue
             off = -(spi + 1) * 8
-            if types[0] == STACK_SPILL and reg is not None:
-                out.append(f" fp{off}={'' if reg.type == SCALAR else ''}{reg.fmt()}")
-                continue
             if all(t == STACK_INVALID for t in types):
+                continue
+            if types[7] == STACK_SPILL and reg is not None:
+                # the bytes below a narrow spill print as slot types, then the register
+                j = types.index(STACK_SPILL)
+                out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types[:j])}{reg.fmt()}")
                 continue
             out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types)}")
         return "".join(out)
@@ -74,9 +76,10 @@ class Frame:
 
 class VState:
     """One path's state: frames (innermost last) and acquired references."""
-    __slots__ = ("frames", "refs", "rec", "insn_idx", "lock")
+    __slots__ = ("frames", "refs", "rec", "insn_idx", "lock", "hist")
 
     def __init__(self):
+        self.hist: list = []                     # precision.HistEntry since the last checkpoint
         self.frames: list[Frame] = []
         self.refs: list[tuple[int, int]] = []    # (ref id, insn that acquired it)
         self.rec = None                          # nearest recorded ancestor (StateRecord)
@@ -94,6 +97,7 @@ class VState:
         s.rec = self.rec
         s.insn_idx = self.insn_idx
         s.lock = self.lock
+        s.hist = list(self.hist)
         return s
 
     def all_regs(self):
@@ -109,9 +113,10 @@ class StateRecord:
     """An explored state kept at a prune point (bpf_verifier_state_list).  While
     `branches` > 0 some path below it is still being explored; `key` is its exact-state
     key (for the infinite-loop test) and `idx` the instruction it was recorded at."""
-    __slots__ = ("state", "parent", "branches", "hit", "miss", "key", "idx")
+    __slots__ = ("state", "parent", "branches", "hit", "miss", "key", "idx", "seq", "quick",
+                 "evicted")
 
-    def __init__(self, state: VState, parent, idx: int, key):
+    def __init__(self, state: VState, parent, idx: int, key, seq: int = 0, quick=None):
         self.state = state
         self.parent = parent
         self.branches = 1
@@ -119,6 +124,9 @@ class StateRecord:
         self.miss = 0
         self.key = key
         self.idx = idx
+        self.seq = seq               # creation order: the kernel's list is newest first
+        self.quick = quick
+        self.evicted = False
 
 
 def state_key(st: VState):
@@ -136,18 +144,44 @@ def state_key(st: VState):
     return tuple(out)
 
 
-# --- comparisons --------------------------------------------------------------------------
+# --- comparisons (states_equal / regsafe / stacksafe) --------------------------------------
 
-def _check_ids(old_id: int, cur_id: int, idmap: dict) -> bool:
-    if not old_id and not cur_id:
+class IdMap:
+    """check_ids: the ids of the explored state must map one-to-one onto the current
+    state's (pointer ids, reference ids and scalar ids share one map, as in the kernel).
+    check_scalar_ids gives a scalar without an id a fresh temporary one, so that an
+    unlinked scalar in one state cannot stand for a linked one in the other."""
+    __slots__ = ("old", "cur", "tmp")
+
+    def __init__(self):
+        self.old: dict[int, int] = {}
+        self.cur: dict[int, int] = {}
+        self.tmp = 1 << 62
+
+    def check(self, old_id: int, cur_id: int) -> bool:
+        if not old_id and not cur_id:
+            return True
+        if not old_id or not cur_id:
+            return False
+        seen = self.old.get(old_id)
+        if seen is not None:
+            return seen == cur_id
+        if cur_id in self.cur:
+            return False
+        self.old[old_id] = cur_id
+        self.cur[cur_id] = old_id
         return True
-    if not old_id or not cur_id:
-        return False
-    seen = idmap.get(old_id)
-    if seen is None:
-        idmap[old_id] = cur_id
-        return True
-    return seen == cur_id
+
+    def check_scalar(self, old_id: int, cur_id: int) -> bool:
+        if not old_id and not cur_id:
+            return True
+        if not old_id:
+            self.tmp += 1
+            old_id = self.tmp
+        if not cur_id:
+            self.tmp += 1
+            cur_id = self.tmp
+        return self.check(old_id, cur_id)
 
 
 def _range_within(o: Reg, c: Reg) -> bool:
@@ -156,14 +190,18 @@ def _range_within(o: Reg, c: Reg) -> bool:
             and c.s32max <= o.s32max)
 
 
-def regsafe(o: Reg, c: Reg, idmap: dict) -> bool:
-    """Is every behaviour `c` can show covered by the explored `o`?"""
+def regsafe(o: Reg, c: Reg, idmap: IdMap, all_precise: bool = False) -> bool:
+    """Is every behaviour `c` can show covered by the explored `o`?  A scalar the explored
+    state never needed precisely (no precision mark) covers any scalar; `all_precise` is
+    the unprivileged verifier, for which every scalar is precise."""
     if o.type == NOT_INIT:
         return True
     if c.type != o.type:
         return False
     if o.type == SCALAR:
-        if o.id and not _check_ids(o.id, c.id, idmap):
+        if not o.precise and not all_precise:
+            return True
+        if not idmap.check_scalar(o.id, c.id):
             return False
         return _range_within(o, c) and tnum.contains(o.var, c.var)
     if o.flags != c.flags or o.off != c.off or o.map is not c.map or o.mem_size != c.mem_size:
@@ -172,70 +210,84 @@ def regsafe(o: Reg, c: Reg, idmap: dict) -> bool:
         return False
     if o.type in PKT_TYPES and c.range < o.range:
         return False
-    if not _check_ids(o.id, c.id, idmap) or not _check_ids(o.ref_obj_id, c.ref_obj_id, idmap):
+    if not idmap.check(o.id, c.id) or not idmap.check(o.ref_obj_id, c.ref_obj_id):
         return False
     if o.subprog != c.subprog:
         return False
     return _range_within(o, c) and tnum.contains(o.var, c.var)
 
 
-def _stack_safe(o: Frame, c: Frame, idmap: dict) -> bool:
-    for spi, (otypes, oreg) in enumerate(o.stack):
-        ctypes_, creg = c.stack[spi] if spi < len(c.stack) else EMPTY_SLOT
-        if otypes[0] == STACK_SPILL and oreg is not None:
-            if ctypes_[0] != STACK_SPILL or creg is None or not regsafe(oreg, creg, idmap):
-                # a spilled unbounded scalar in `o` also covers misc bytes in `c`
-                if not (oreg.type == SCALAR and oreg.var == tnum.UNKNOWN and not oreg.id
-                        and all(t in (STACK_MISC, STACK_ZERO, STACK_SPILL) for t in ctypes_)
-                        and (creg is None or creg.type == SCALAR)):
-                    return False
+_UNBOUND = Reg()
+_UNBOUND.mark_unknown()
+_ALL_INVALID = (STACK_INVALID,) * 8
+
+
+def _scalar_for_stack(slot, uninit_ok: bool):
+    """scalar_reg_for_stack: a 64-bit spilled scalar is that register; eight misc bytes
+    read as an unbound scalar; anything else is compared byte by byte."""
+    types, reg = slot
+    if types[0] == STACK_SPILL and reg is not None and reg.type == SCALAR:
+        return reg
+    if all(t == STACK_MISC or (t == STACK_INVALID and uninit_ok) for t in types):
+        return _UNBOUND
+    return None
+
+
+def _stack_safe(o: Frame, c: Frame, idmap: IdMap, all_precise: bool, uninit_ok: bool) -> bool:
+    """stacksafe: every byte of the explored stack that mattered must be matched.  With
+    `uninit_ok` (a privileged verifier may read uninitialised stack) misc bytes in the
+    explored state match anything."""
+    nc = len(c.stack)
+    for spi, oslot in enumerate(o.stack):
+        otypes, oreg = oslot
+        if otypes == _ALL_INVALID:
             continue
-        for ot, ct in zip(otypes, ctypes_):
-            if ot == STACK_INVALID:
+        cslot = c.stack[spi] if spi < nc else None
+        pair = None
+        for b in range(8):
+            ot = otypes[b]
+            if ot == STACK_INVALID or (uninit_ok and ot == STACK_MISC):
                 continue
-            if ot == STACK_MISC:
-                if ct == STACK_INVALID:
+            if cslot is None:
+                return False
+            if pair is None:
+                pair = (_scalar_for_stack(oslot, uninit_ok), _scalar_for_stack(cslot, uninit_ok))
+            if pair[0] is not None and pair[1] is not None:
+                if not regsafe(pair[0], pair[1], idmap, all_precise):
                     return False
-                if ct == STACK_SPILL and creg is not None and creg.type != SCALAR:
-                    return False
+                break
+            ct = cslot[0][b]
+            if ot == STACK_MISC and ct == STACK_ZERO:
                 continue
-            if ot == STACK_ZERO:
-                if ct == STACK_ZERO:
-                    continue
-                if ct == STACK_SPILL and creg is not None and creg.type == SCALAR \
-                        and creg.var == (0, 0):
-                    continue
+            if ot != ct:
+                return False
+            if b == 7 and ot == STACK_SPILL and not regsafe(oreg, cslot[1], idmap, all_precise):
                 return False
     return True
 
 
-def states_equal(old: VState, cur: VState, live: int, precise: int = -1) -> bool:
-    """old covers cur.  `live` is the bitmask of registers live in the innermost frame,
-    `precise` those whose scalar value matters (others: any scalar matches any scalar)."""
+def states_equal(old: VState, cur: VState, live: int, all_precise: bool = False,
+                 uninit_ok: bool = True) -> bool:
+    """old covers cur.  `live` is the bitmask of registers live in the innermost frame;
+    precision comes from the explored state's marks (precision.py)."""
     if len(old.frames) != len(cur.frames):
-        return False
-    if [r[0] for r in old.refs] and len(old.refs) != len(cur.refs):
         return False
     if len(old.refs) != len(cur.refs) or old.lock != cur.lock:
         return False
-    idmap: dict = {}
+    idmap = IdMap()
     last = len(old.frames) - 1
     for n, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
         if fo.callsite != fc.callsite or fo.subprog != fc.subprog:
             return False
         for i in range(MAX_BPF_REG):
-            if n == last:
-                if not (live >> i) & 1:
-                    continue
-                ro, rc = fo.regs[i], fc.regs[i]
-                if not (precise >> i) & 1 and ro.type == SCALAR and rc.type == SCALAR:
-                    continue
-            if not regsafe(fo.regs[i], fc.regs[i], idmap):
+            if n == last and not (live >> i) & 1:
+                continue
+            if not regsafe(fo.regs[i], fc.regs[i], idmap, all_precise):
                 return False
-        if not _stack_safe(fo, fc, idmap):
+        if not _stack_safe(fo, fc, idmap, all_precise, uninit_ok):
             return False
     for (oid, _), (cid, _) in zip(old.refs, cur.refs):
-        if not _check_ids(oid, cid, idmap):
+        if not idmap.check(oid, cid):
             return False
     return True
 
