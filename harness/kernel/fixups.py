@@ -373,6 +373,45 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
 
 
 # ----------------------------------------------------------------------------------------
+# jit_subprogs: what the JIT leaves in the xlated program of a multi-function program.
+# After JITing every function the kernel rewrites bpf-to-bpf calls to carry the callee's
+# subprogram index in imm (the relative offset moves to off) and callback loads to carry
+# it in their second slot, so `call pc+N` in a 6.18 xlated dump means "subprogram N".
+# The VM wants relative offsets back: the original imm is kept in aux.extra[CALL_IMM] (the
+# kernel's insn_aux_data.call_imm) and inlining.lower_for_vm restores it.
+
+CALL_IMM = "call_imm"
+
+
+def jit_subprogs(x: Xlated) -> int:
+    """Apply the rewrite above (only with the JIT and more than one function).  Returns
+    the calls and callback loads rewritten."""
+    insns = x.insns
+    targets = {0, *x.subprog_starts}
+    sites = []
+    for i, insn in enumerate(insns):
+        if i and insns[i - 1].code == LD_IMM64:
+            continue
+        if (insn.code == _JMP | _OP_CALL and insn.src == BPF_PSEUDO_CALL) or (
+                insn.code == LD_IMM64 and insn.src == BPF_PSEUDO_FUNC):
+            targets.add(i + insn.imm + 1)
+            sites.append(i)
+    starts = sorted(targets)
+    if len(starts) <= 1:
+        return 0
+    index = {s: n for n, s in enumerate(starts)}
+    for i in sites:
+        insn = insns[i]
+        sub = index[i + insn.imm + 1]
+        if insn.code == LD_IMM64:
+            insns[i + 1] = insns[i + 1].replace(imm=sub)
+        else:
+            insns[i] = insn.replace(off=insn.imm, imm=sub)
+            x.aux[i].extra[CALL_IMM] = insn.imm
+    return len(sites)
+
+
+# ----------------------------------------------------------------------------------------
 # Context access conversion (the kernel's convert_ctx_accesses).
 #
 # A program reads `__sk_buff.data` / `xdp_md.data_end` as u32 fields, but what it gets is a

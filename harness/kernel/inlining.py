@@ -334,10 +334,15 @@ def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_s
 
 def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
     """The slots the VM runs: every recorded sequence becomes the original helper call (or
-    instruction) followed by a jump over the rest (see the module docstring)."""
+    instruction) followed by a jump over the rest (see the module docstring), and calls
+    rewritten by fixups.jit_subprogs get their relative offsets back."""
     out = list(insns)
     for i, a in enumerate(aux):
-        rec = a.extra.get(INLINED) if a.extra else None
+        if not a.extra:
+            continue
+        if "call_imm" in a.extra:              # fixups.jit_subprogs: relative offset back in imm
+            out[i] = out[i].replace(imm=a.extra["call_imm"], off=0)
+        rec = a.extra.get(INLINED)
         if rec is None:
             continue
         what, length = rec

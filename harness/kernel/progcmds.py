@@ -102,6 +102,8 @@ class ProgCommands:
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:
             fixups.convert_ctx_accesses(x, layout.pointer_fields())
+        if self.config.jit_enabled:
+            fixups.jit_subprogs(x)
         prog = BpfProg(
             id=self.fds.new_id(), prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
             name=attr.prog_name, insns=x.insns, aux=x.aux, used_maps=used_maps,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from harness.isa import Insn
 from harness.kernelapi import MapCreateAttr
 from harness.uapi import BPF_F_INNER_MAP, MapType, ProgType
-from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_IMM64, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
+from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_IMM64, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
 
 LOOKUP, UPDATE, SMP_ID, JIFFIES, LOOKUP_PERCPU = 1, 2, 8, 118, 195
 RAW_TP = ProgType.RAW_TRACEPOINT
@@ -240,4 +240,26 @@ DIV_CASES = {
        for sign in ("u", "s") for op, code in _OPS.items() for n, (a, b) in enumerate(_PAIRS)},
     **{f"s{op}_imm_m1_{n}": _fixed(_div_prog(a, 0, [Insn(code & ~0x08, 0, 0, 1, -1)]))
        for op, code in _OPS.items() for n, a in enumerate((-100, I64_MIN, 1 << 31))},
+}
+
+
+# --- bpf-to-bpf calls and callbacks after jit_subprogs (imm = subprogram index)
+def _for_each_callback(k):
+    """bpf_for_each_map_elem over a 4-element array with a callback counting elements."""
+    from test_kp_calls import _func_btf
+    a = _map(k, MapType.ARRAY)
+    btf = k.btf_load(_func_btf())
+    prog = [ST_MEM(8, 10, -8, 0), *LD_MAP_FD(1, a), *LD_FUNC(2, 7), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8),
+            MOV64_IMM(4, 0), CALL(FOR_EACH), LDX_MEM(8, 0, 10, -8), EXIT(),
+            # callback(map, key, value, ctx): *ctx += 1; return 0
+            LDX_MEM(8, 1, 4, 0), ALU64_IMM(ADD, 1, 1), STX_MEM(8, 4, 1, 0), MOV64_IMM(0, 0), EXIT()]
+    return RAW_TP, prog, [a, btf], {"prog_btf_fd": btf, "func_info": [(0, 3), (11, 4)]}
+
+
+FOR_EACH = 164
+SUBPROG_CASES = {
+    # three functions: `call pc+N` shows the callee's subprogram index
+    "three_funcs": _fixed([Insn(0x85, 0, 1, 0, 2), ALU64_IMM(ADD, 0, 1), EXIT(), MOV64_IMM(0, 5),
+                           Insn(0x85, 0, 1, 0, 1), EXIT(), MOV64_IMM(0, 7), EXIT()]),
+    "for_each_callback": _for_each_callback,
 }

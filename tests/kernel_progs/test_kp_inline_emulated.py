@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -58,10 +58,10 @@ EXPECT = [
 
 
 def _xlated(k, build):
-    prog_type, insns, _ = build(k)
+    prog_type, insns, _, *kw = build(k)
     if not k.config.privileged:
         prog_type = ProgType.SOCKET_FILTER        # one a CAP_BPF-only loader may load
-    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **(kw[0] if kw else {}))).fd
     return disasm(decode(k.prog_get_info(fd).xlated), helper_name=func_id_name)
 
 
@@ -250,3 +250,22 @@ DIV_XLATED = {
 def test_division_guards_xlated(name):
     got = _xlated(EmulatedKernel(), DIV_CASES[name])
     assert not match_lines("\n".join(got), DIV_XLATED[name]), "\n".join(got)
+
+
+@pytest.mark.parametrize("jit, calls", [(True, ["0: (85) call pc+1", "4: (85) call pc+2"]),
+                                        (False, ["0: (85) call pc+2", "4: (85) call pc+1"])])
+def test_calls_carry_subprog_index_with_jit(jit, calls):
+    """jit_subprogs: with the JIT, `call pc+N` names subprogram N; the VM still runs it."""
+    got = _xlated(EmulatedKernel(KernelConfig(jit_enabled=jit)), SUBPROG_CASES["three_funcs"])
+    assert [ln for ln in got if "call" in ln] == calls
+    _, insns, _ = SUBPROG_CASES["three_funcs"](None)
+    assert _run(EmulatedKernel(KernelConfig(jit_enabled=jit)), insns, 0) == 8
+
+
+def test_callback_load_carries_subprog_index():
+    k = EmulatedKernel()
+    got = _xlated(k, SUBPROG_CASES["for_each_callback"])
+    assert "3: (18) r2 = 0x100000007" in got              # second slot: subprogram 1
+    prog_type, insns, _, kw = SUBPROG_CASES["for_each_callback"](k)
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **kw)).fd
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr()).retval == 4

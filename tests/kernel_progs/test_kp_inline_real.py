@@ -14,7 +14,7 @@ from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, lookup_prog, normalise, smp_id
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
 
 pytestmark = pytest.mark.realkernel
 
@@ -29,9 +29,9 @@ def real():
 
 
 def _xlated(k, build):
-    prog_type, insns, maps = build(k)
+    prog_type, insns, maps, *kw = build(k)
     try:
-        fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+        fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **(kw[0] if kw else {}))).fd
         try:
             return disasm(normalise(decode(k.prog_get_info(fd).xlated)))
         finally:
@@ -41,7 +41,7 @@ def _xlated(k, build):
             k.close(m)
 
 
-ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES}
+ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES}
 
 
 @pytest.mark.parametrize("name", list(ALL_CASES))
@@ -51,9 +51,9 @@ def test_xlated_same_as_running_kernel(real, name):
 
 
 def _runs(k, build, cpus):
-    prog_type, insns, maps = build(k)
+    prog_type, insns, maps, *kw = build(k)
     out = []
-    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **(kw[0] if kw else {}))).fd
     try:
         for cpu in cpus:
             try:
@@ -85,6 +85,7 @@ RUN_CASES = {
                                       "percpu_hash", "lookup_in_subprog", "array_of_maps")},
     **DEAD_CODE_CASES,
     **DIV_CASES,
+    **SUBPROG_CASES,
     **{n: b for n, b in FASTCALL_CASES.items() if n != "fastcall_other_helper"},    # (that one reads the clock)
 }
 
