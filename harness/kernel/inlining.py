@@ -63,6 +63,8 @@ R0, R1, R2 = 0, 1, 2
 LOOKUP = FUNC_IDS["map_lookup_elem"]
 SMP_ID = FUNC_IDS["get_smp_processor_id"]
 JIFFIES64 = FUNC_IDS["jiffies64"]
+LOOP = FUNC_IDS["loop"]
+BPF_MAX_LOOPS = 8 * 1024 * 1024
 
 
 # --- instruction builders (include/linux/filter.h names) -------------------------------
@@ -207,8 +209,20 @@ def _clear_stack(s: dict, off: int, size: int) -> None:
         del s[key]
 
 
+def _const(v: int) -> tuple[str, int]:
+    return ("k", v & (2**64 - 1))
+
+
+def _drop_const_slots(s: dict) -> None:
+    """Stack slots holding constants may be overwritten through pointers (helpers, aliases);
+    map and callback pointers cannot be written that way (the verifier would refuse the
+    scalar that replaced them), so those stay."""
+    for key in [k for k, v in s.items() if isinstance(k, tuple) and isinstance(v, tuple) and v[0] == "k"]:
+        del s[key]
+
+
 def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
-    """Transfer function of call_map_ptrs: the state after slot i and its successors."""
+    """Transfer function of reg_facts: the state after slot i and its successors."""
     insn = insns[i]
     code, cls = insn.code, insn.code & 0x07
     out = dict(s)
@@ -217,12 +231,19 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
         bpf_map = aux[i].map if aux is not None and i < len(aux) else None
         if insn.src in _MAP_LOADS and bpf_map is not None:
             out[insn.dst] = bpf_map
+        elif insn.src == 4:                                    # BPF_PSEUDO_FUNC
+            out[insn.dst] = ("func", i + insn.imm + 1)
+        elif insn.src == 0 and i + 1 < len(insns):
+            out[insn.dst] = _const((insns[i + 1].imm & 0xFFFFFFFF) << 32 | (insn.imm & 0xFFFFFFFF))
         return out, [i + 2]
     if cls in (0x04, 0x07):                                    # ALU, ALU64
+        out.pop(insn.dst, None)
         if code == 0xBF and insn.off == 0 and insn.src in s:
             out[insn.dst] = s[insn.src]
-        else:
-            out.pop(insn.dst, None)
+        elif code == 0xB7:
+            out[insn.dst] = _const(insn.imm)
+        elif code == 0xB4:
+            out[insn.dst] = _const(insn.imm & 0xFFFFFFFF)
         return out, [i + 1]
     if cls == 0x01:                                            # LDX
         out.pop(insn.dst, None)
@@ -242,10 +263,14 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
             _clear_stack(out, insn.off, size)
             if code == 0x7B and insn.src in s:
                 out[_stack_key(insn.off)] = s[insn.src]
+            elif code == 0x7A:
+                out[_stack_key(insn.off)] = _const(insn.imm)
         elif cls == 0x03 and insn.src in s:
-            # a map pointer stored through an alias might land in a stack slot we track
+            # a pointer stored through an alias might land in a stack slot we track
             for key in [k for k in out if isinstance(k, tuple)]:
                 del out[key]
+        else:
+            _drop_const_slots(out)
         return out, [i + 1]
     op = code & 0xF0
     if op == 0x90:                                             # exit
@@ -253,6 +278,7 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
     if op == 0x80:                                             # every kind of call
         for r in _CLOBBERED:
             out.pop(r, None)
+        _drop_const_slots(out)
         return out, [i + 1]
     if op == 0x00:                                             # ja / gotol
         rel = insn.imm if cls == 0x06 else insn.off
@@ -260,15 +286,20 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
     return out, [i + 1, i + insn.off + 1]                      # conditional jumps, may_goto
 
 
+def _same(a, b) -> bool:
+    return a is b or (type(a) is tuple and type(b) is tuple and a == b)
+
+
 def _join(a: dict, b: dict) -> dict:
-    return {k: v for k, v in a.items() if k in b and b[k] is v}
+    return {k: v for k, v in a.items() if k in b and _same(b[k], v)}
 
 
-def call_map_ptrs(insns: list[Insn], aux, starts=()) -> dict[int, object]:
-    """{slot of a map helper call: the map r1 holds there on every path}.
-
-    Every function start (`starts`, bpf-to-bpf call targets, callback addresses) begins
-    with nothing known; a call leaves r0-r5 unknown."""
+def reg_facts(insns: list[Insn], aux, starts=()) -> list[dict | None]:
+    """Per slot (None if unreached): what registers and 8-byte stack slots ("fp", off)
+    surely hold on entry -- a map (ld_imm64 of a map), ("func", start) (a callback
+    address) or ("k", value) (a constant from a mov or ld_imm64), through copies, spills
+    and fills.  Every function start (`starts`, bpf-to-bpf call targets, callback
+    addresses) begins with nothing known; a call leaves r0-r5 unknown."""
     seeds = {0, *starts}
     for i, insn in enumerate(insns):
         if i and insns[i - 1].code == LD_IMM64:
@@ -294,11 +325,23 @@ def call_map_ptrs(insns: list[Insn], aux, starts=()) -> dict[int, object]:
             if state[t] is None or merged.keys() != state[t].keys():
                 state[t] = merged
                 work.append(t)
-    found = {}
+    return state
+
+
+def _helper_calls(insns: list[Insn]):
     for i, insn in enumerate(insns):
-        if insn.code == 0x85 and insn.src == 0 and state[i] is not None and 1 in state[i]:
-            if not (i and insns[i - 1].code == LD_IMM64):
-                found[i] = state[i][1]
+        if insn.code == 0x85 and insn.src == 0 and not (i and insns[i - 1].code == LD_IMM64):
+            yield i, insn
+
+
+def call_map_ptrs(insns: list[Insn], aux, starts=()) -> dict[int, object]:
+    """{slot of a helper call: the map r1 holds there on every path} (reg_facts)."""
+    state = reg_facts(insns, aux, starts)
+    found = {}
+    for i, _ in _helper_calls(insns):
+        m = state[i].get(1) if state[i] is not None else None
+        if m is not None and not isinstance(m, tuple):
+            found[i] = m
     return found
 
 
@@ -351,3 +394,50 @@ def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
         for k in range(i + 2, i + length):     # unreachable now; no kernel-only registers left
             out[k] = Insn(0x05)
     return out
+
+
+# --- bpf_loop (optimize_bpf_loop / inline_bpf_loop) -------------------------------------
+def bpf_loop_insns(stack_base: int, callback_rel: int) -> list[Insn]:
+    """inline_bpf_loop's 19 slots: r6-r8 saved at stack_base (+8, +16), a counted loop
+    calling the callback (bpf-to-bpf, `callback_rel` from slot 12) until it returns
+    non-zero, r0 = iterations, -E2BIG above BPF_MAX_LOOPS."""
+    r6, r7, r8 = stack_base, stack_base + 8, stack_base + 16
+    return [Insn(0xB5, 1, 0, 2, BPF_MAX_LOOPS), Insn(0xB4, 0, 0, 0, -7), Insn(0x05, 0, 0, 16, 0),
+            Insn(0x7B, 10, 6, r6), Insn(0x7B, 10, 7, r7), Insn(0x7B, 10, 8, r8),
+            Insn(0xBF, 6, 1), Insn(0xB4, 7, 0, 0, 0), Insn(0xBF, 8, 3),
+            Insn(0x3D, 7, 6, 5), Insn(0xBF, 1, 7), Insn(0xBF, 2, 8), Insn(0x85, 0, 1, 0, callback_rel),
+            _alu64_imm(_ADD, 7, 1), _jmp_imm(_JEQ, R0, 0, -6), Insn(0xBF, 0, 7),
+            Insn(0x79, 6, 10, r6), Insn(0x79, 7, 10, r7), Insn(0x79, 8, 10, r8)]
+
+
+def optimize_bpf_loop(x, stack_depth: list[int]) -> int:
+    """Inline every reached bpf_loop call whose callback is one constant function and
+    whose flags are the constant 0 on every path (the verifier's fit_for_inline, here from
+    reg_facts), with the spill area below the function's stack (stack_depth: the
+    verifier's per-subprogram depths, aligned with x.subprog_starts).  Runs without the
+    JIT too.  Returns the calls inlined."""
+    from harness.kernel.fixups import patch_insn
+
+    starts = sorted(x.subprog_starts)
+    if not stack_depth or len(stack_depth) != len(starts):
+        return 0
+    verified = any(a.seen for a in x.aux)
+    facts = reg_facts(x.insns, x.aux, starts)
+    sites = []
+    for i, insn in _helper_calls(x.insns):
+        s = facts[i]
+        if insn.imm != LOOP or s is None or (verified and not x.aux[i].seen):
+            continue
+        cb, flags = s.get(2), s.get(4)
+        if isinstance(cb, tuple) and cb[0] == "func" and _same(flags, _const(0)):
+            sub = max(n for n, st in enumerate(starts) if st <= i)
+            sites.append((i, cb[1], sub))
+    grow = 18
+    for k, (i, target, sub) in enumerate(reversed(sites)):
+        depth = stack_depth[sub]
+        extra = 24 + (_round_up8(depth) - depth)
+        # earlier patches (at higher slots) moved the callback if they were before it
+        target += grow * sum(1 for j, _, _ in sites if j > i and j < target)
+        new_target = target + grow if target > i else target
+        patch_insn(x, i, bpf_loop_insns(-(depth + extra), new_target - (i + 12) - 1))
+    return len(sites)

@@ -22,7 +22,7 @@ import errno
 from harness.isa import InsnFormatError, decode
 from harness.kernel import fixups
 from harness.kernel.fastcall import remove_fastcall_spills_fills
-from harness.kernel.inlining import fastcall_inlined_helpers
+from harness.kernel.inlining import fastcall_inlined_helpers, optimize_bpf_loop
 from harness.kernel.helpers.protos import func_proto, license_is_gpl_compatible
 from harness.kernel.maps.base import BpfMap
 from harness.kernel.prog import BpfProg
@@ -95,6 +95,7 @@ class ProgCommands:
                                      privileged=self.config.privileged, fastcall_ids=fastcall_inlined_helpers(
                                          jit_enabled=self.config.jit_enabled,
                                          jit_percpu_insn=self.config.has("jit_percpu_insn")))
+        optimize_bpf_loop(x, list(result.stack_depth))
         fixups.optimize_dead_code(x)     # a CAP_BPF loader: dead code removed, not trapped
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)

@@ -263,3 +263,44 @@ SUBPROG_CASES = {
                            Insn(0x85, 0, 1, 0, 1), EXIT(), MOV64_IMM(0, 7), EXIT()]),
     "for_each_callback": _for_each_callback,
 }
+
+
+# --- bpf_loop with a constant callback and flags 0 (optimize_bpf_loop)
+LOOP = 181
+_LOOP_CB = [LDX_MEM(8, 3, 2, 0), ALU64_REG(ADD, 3, 1), STX_MEM(8, 2, 3, 0), MOV64_IMM(0, 0), EXIT()]
+
+
+def _with_callback(insns: list[Insn], cb_start: int):
+    def build(k):
+        from test_kp_calls import _func_btf
+        btf = k.btf_load(_func_btf())
+        return RAW_TP, insns + _LOOP_CB, [btf], {"prog_btf_fd": btf, "func_info": [(0, 3), (cb_start, 4)]}
+    return build
+
+
+def _loop_call(n_insns: list[Insn], func_rel: int, flags: Insn) -> list[Insn]:
+    return [*n_insns, *LD_FUNC(2, func_rel), MOV64_REG(3, 10), ALU64_IMM(ADD, 3, -8), flags, CALL(LOOP)]
+
+
+LOOP_CASES = {
+    # sum of 0..9 through the callback; stack depth 8: r6-r8 saved at -32..-16
+    "loop_basic": _with_callback([ST_MEM(8, 10, -8, 0), *_loop_call([MOV64_IMM(1, 10)], 7, MOV64_IMM(4, 0)),
+                                  LDX_MEM(8, 0, 10, -8), EXIT()], 10),
+    # stack depth 12 is rounded up to 16 before the save area
+    "loop_depth12": _with_callback([ST_MEM(4, 10, -12, 0), ST_MEM(8, 10, -8, 0),
+                                    *_loop_call([MOV64_IMM(1, 10)], 7, MOV64_IMM(4, 0)), LDX_MEM(8, 0, 10, -8),
+                                    EXIT()], 11),
+    # flags not 0: stays a helper call (which returns -EINVAL)
+    "loop_flags1": _with_callback([ST_MEM(8, 10, -8, 0), *_loop_call([MOV64_IMM(1, 10)], 6, MOV64_IMM(4, 1)),
+                                   EXIT()], 9),
+    # flags set with a 32-bit mov
+    "loop_flags_w4": _with_callback([ST_MEM(8, 10, -8, 0), *_loop_call([MOV64_IMM(1, 3)], 7, Insn(0xB4, 4)),
+                                     LDX_MEM(8, 0, 10, -8), EXIT()], 10),
+    # more than BPF_MAX_LOOPS: -E2BIG from the inlined check
+    "loop_too_many": _with_callback([ST_MEM(8, 10, -8, 0), *_loop_call([*LD_IMM64(1, (1 << 23) + 1)], 6,
+                                                                       MOV64_IMM(4, 0)), EXIT()], 10),
+    # two inlined loops sharing one callback (the second patch moves the first call's target)
+    "loop_two_calls": _with_callback([ST_MEM(8, 10, -8, 0), *_loop_call([MOV64_IMM(1, 3)], 14, MOV64_IMM(4, 0)),
+                                      *_loop_call([MOV64_IMM(1, 4)], 7, MOV64_IMM(4, 0)), LDX_MEM(8, 0, 10, -8),
+                                      EXIT()], 17),
+}

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, LOOP_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -269,3 +269,32 @@ def test_callback_load_carries_subprog_index():
     prog_type, insns, _, kw = SUBPROG_CASES["for_each_callback"](k)
     fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **kw)).fd
     assert k.prog_test_run(fd, kernelapi.TestRunAttr()).retval == 4
+
+
+LOOP_XLATED = {
+    "loop_basic": ["7: (b5) if r1 <= 0x800000 goto pc+2", "8: (b4) w0 = -7", "9: (05) goto pc+16",
+                   "10: (7b) *(u64 *)(r10 -32) = r6", "11: (7b) *(u64 *)(r10 -24) = r7",
+                   "12: (7b) *(u64 *)(r10 -16) = r8", "13: (bf) r6 = r1", "14: (b4) w7 = 0", "15: (bf) r8 = r3",
+                   "16: (3d) if r7 >= r6 goto pc+5", "17: (bf) r1 = r7", "18: (bf) r2 = r8", "19: (85) call pc+1",
+                   "20: (07) r7 += 1", "21: (15) if r0 == 0x0 goto pc-6", "22: (bf) r0 = r7",
+                   "23: (79) r6 = *(u64 *)(r10 -32)", "24: (79) r7 = *(u64 *)(r10 -24)",
+                   "25: (79) r8 = *(u64 *)(r10 -16)", "26: (79) r0 = *(u64 *)(r10 -8)"],
+    "loop_depth12": ["11: (7b) *(u64 *)(r10 -40) = r6"],
+    "loop_flags1": ["7: (85) call bpf_loop#181"],
+}
+LOOP_RETVAL = {"loop_basic": 45, "loop_depth12": 45, "loop_flags1": -22 & 0xFFFFFFFF, "loop_flags_w4": 3,
+               "loop_too_many": -7 & 0xFFFFFFFF, "loop_two_calls": 9}
+
+
+@pytest.mark.parametrize("name", list(LOOP_XLATED))
+def test_bpf_loop_xlated(name):
+    got = _xlated(EmulatedKernel(), LOOP_CASES[name])
+    assert not match_lines("\n".join(got), LOOP_XLATED[name]), "\n".join(got)
+
+
+@pytest.mark.parametrize("name", list(LOOP_RETVAL))
+def test_bpf_loop_runs(name):
+    k = EmulatedKernel()
+    prog_type, insns, _, kw = LOOP_CASES[name](k)
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **kw)).fd
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr()).retval == LOOP_RETVAL[name]

@@ -1,5 +1,6 @@
 """Helper inlining, bpf_fastcall spill/fill removal, dead-code removal and division guards
-after verification (harness/kernel/inlining.py, fastcall.py, fixups.py) against the running
+after verification (harness/kernel/inlining.py, fastcall.py, fixups.py), bpf_loop inlining and jit_subprogs
+against the running
 kernel: the same programs on both kernels must give the same xlated program (up to map
 ids, helper call immediates and kernel addresses, kp_inline_progs.normalise) and the same
 test_run results on every CPU.  Skipped with probe()'s reason where bpf(2) is unavailable."""
@@ -14,7 +15,7 @@ from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, LOOP_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
 
 pytestmark = pytest.mark.realkernel
 
@@ -41,7 +42,7 @@ def _xlated(k, build):
             k.close(m)
 
 
-ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES}
+ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES, **LOOP_CASES}
 
 
 @pytest.mark.parametrize("name", list(ALL_CASES))
@@ -86,6 +87,7 @@ RUN_CASES = {
     **DEAD_CODE_CASES,
     **DIV_CASES,
     **SUBPROG_CASES,
+    **LOOP_CASES,
     **{n: b for n, b in FASTCALL_CASES.items() if n != "fastcall_other_helper"},    # (that one reads the clock)
 }
 
