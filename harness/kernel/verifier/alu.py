@@ -214,21 +214,35 @@ def _apply(r: Reg, bits: int, t, umin, umax, smin, smax, sync: bool = True) -> N
         r.sync()
 
 
+def _refine_jset(bits: int, d: Reg, s: Reg, taken: bool) -> bool:
+    """regs_refine_cond_op for JSET: only against a constant (either operand).  Taken, a
+    single-bit constant sets that bit; not taken, the constant's bits are clear, and the
+    ranges are forgotten first (they follow from the narrowed tnum)."""
+    if d.view(bits)[0][1] == 0 and s.view(bits)[0][1] != 0:
+        d, s = s, d
+    st = s.view(bits)[0]
+    if st[1] != 0:
+        return True
+    val = st[0]
+    dt = d.view(bits)[0]
+    if taken:
+        if not val or val & (val - 1):
+            return True
+        t = tnum.or_(dt, (val, 0))
+    else:
+        d.set_unbounded_keep_tnum()
+        t = (dt[0] & ~val, dt[1] & ~val)
+    d.var = t if bits == 64 else tnum.with_subreg(d.var, t)
+    d.sync()
+    return d.bounds_sane()
+
+
 def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
     """Narrow d and s (scalars) to the outcome; False when the outcome is impossible."""
+    if opc == o.BPF_JSET:
+        return _refine_jset(bits, d, s, taken)
     if not taken:
-        if opc == o.BPF_JSET:
-            if s.var[1] == 0 and d.type == SCALAR:
-                m = s.var[0] & _M[bits]
-                dt = d.view(bits)[0]
-                _apply(d, bits, (dt[0] & ~m, dt[1] & ~m), 0, _M[bits], _SMIN[bits], _SMAX[bits])
-            return d.bounds_sane()
         opc = NEGATE[opc]
-    elif opc == o.BPF_JSET:
-        if s.var[1] == 0 and s.var[0] and (s.var[0] & (s.var[0] - 1)) == 0:
-            dt = d.view(bits)[0]
-            _apply(d, bits, tnum.or_(dt, (s.var[0] & _M[bits], 0)), 0, _M[bits], _SMIN[bits], _SMAX[bits])
-        return d.bounds_sane()
     dt, du, dU, ds, dS = d.view(bits)
     st, su, sU, ss, sS = s.view(bits)
     M, SMIN, SMAX = _M[bits], _SMIN[bits], _SMAX[bits]

@@ -511,7 +511,12 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             if opc == o.BPF_NEG:
                 alu.scalar_op(o.BPF_NEG, bits, d, d)
             elif bits == 32 and not x and i.imm < 64:        # le16 / le32: truncation
-                coerce_to_size(d, i.imm // 8, False)
+                # 6.18 truncates the tnum and derives every bound from it
+                keep = (1 << i.imm) - 1
+                v, m = d.var
+                d.mark_unknown()
+                d.var = (v & keep, m & keep)
+                d.sync()
             elif bits == 32 and not x:
                 pass
             else:
@@ -559,7 +564,30 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             self.mark_precise(i.dst)
             self.ptr_arith(i.dst, s, d, opc, bits, sym, True)
         else:
+            if opc in (o.BPF_AND, o.BPF_OR) and s.var[1] == 0:
+                self.maybe_fork_scalars(i, d)
             alu.scalar_op(opc, bits, d, s)
+
+    def maybe_fork_scalars(self, i, d: Reg) -> None:
+        """6.18 (maybe_fork_scalars): `x & K` / `x | K` with x in [-1, 0] (LLVM's select
+        after an arithmetic shift by 63 or 31) is explored as two paths: this one with
+        x = -1, and the instruction again with x = 0, so the result stays exact."""
+        if d.smin == -1 and d.smax == 0:
+            alu32 = False
+        elif d.s32min == -1 and d.s32max == 0:
+            alu32 = True
+        else:
+            return
+        idx = self.st.insn_idx
+        other = self.st.copy()
+        od = other.cur.regs[i.dst]
+        if alu32:
+            od.mark_known32(0)
+            d.mark_known32(U32)
+        else:
+            od.mark_const(0)
+            d.mark_const(U64)
+        self.push_branch(other, idx, idx)
 
     def check_mov(self, i, bits: int) -> None:
         regs = self.st.cur.regs

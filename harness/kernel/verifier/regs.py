@@ -61,6 +61,25 @@ def _tnum_step(v: int, m: int, z: int) -> int:
     return v | (k & ~(2 * low - 1)) | low
 
 
+def _deduce64(smin: int, smax: int, umin: int, umax: int):
+    """__reg64_deduce_bounds: signed and unsigned 64-bit bounds inform each other; an s64
+    range across the sign boundary is two u64 ranges, of which the u64 bounds may rule
+    one out (6.17+)."""
+    if s64(umin) <= s64(umax):
+        smin = max(smin, s64(umin))
+        smax = min(smax, s64(umax))
+    if (smin & U64) <= (smax & U64):
+        umin = max(umin, smin & U64)
+        umax = min(umax, smax & U64)
+    elif umax < (smin & U64):
+        smin = s64(umin)
+        umax = min(umax, smax & U64)
+    elif (smax & U64) < umin:
+        smax = s64(umax)
+        umin = max(umin, smin & U64)
+    return smin, smax, umin, umax
+
+
 def s64(x: int) -> int:
     x &= U64
     return x - (1 << 64) if x >> 63 else x
@@ -136,6 +155,11 @@ class Reg:
         self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
         self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
 
+    def set_unbounded_keep_tnum(self) -> None:
+        """__mark_reg_unbounded: every range forgotten, the known bits kept."""
+        self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
+        self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
+
     def set_const_bounds(self, v: int) -> None:
         v &= U64
         self.var = (v, 0)
@@ -171,6 +195,13 @@ class Reg:
         self.umin = self.umax = v
         v &= U32
         self.s32min = self.s32max = v - (1 << 32) if v >> 31 else v
+        self.u32min = self.u32max = v
+
+    def mark_known32(self, v: int) -> None:
+        """__mark_reg32_known: the low half becomes the constant v (bounds not synced)."""
+        v &= U32
+        self.var = tnum.with_subreg(self.var, (v, 0))
+        self.s32min = self.s32max = s32(v)
         self.u32min = self.u32max = v
 
     def mark_not_init(self) -> None:
@@ -318,6 +349,14 @@ class Reg:
             if s32(smin) <= s32(smax):
                 s32min = max(s32min, s32(smin))
                 s32max = min(s32max, s32(smax))
+        # upper halves two consecutive values (0xffffffff -> 0 included) while the low
+        # halves run from negative to non-negative: still one s32 range, e.g. s64 [-1, 0]
+        if ((umin >> 32) + 1) & U32 == (umax >> 32) & U32 and s32(umin) < 0 <= s32(umax):
+            s32min = max(s32min, s32(umin))
+            s32max = min(s32max, s32(umax))
+        if ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and s32(smin) < 0 <= s32(smax):
+            s32min = max(s32min, s32(smin))
+            s32max = min(s32max, s32(smax))
         # 32-bit signed <-> unsigned
         if s32(u32min) <= s32(u32max):
             s32min = max(s32min, s32(u32min))
@@ -325,13 +364,16 @@ class Reg:
         if (s32min & U32) <= (s32max & U32):
             u32min = max(u32min, s32min & U32)
             u32max = min(u32max, s32max & U32)
+        elif u32max < (s32min & U32):
+            # the s32 range crosses the sign boundary, the u32 range meets only its
+            # non-negative part (or, below, only its negative part)
+            s32min = s32(u32min)
+            u32max = min(u32max, s32max & U32)
+        elif (s32max & U32) < u32min:
+            s32max = s32(u32max)
+            u32min = max(u32min, s32min & U32)
         # 64-bit signed <-> unsigned
-        if s64(umin) <= s64(umax):
-            smin = max(smin, s64(umin))
-            smax = min(smax, s64(umax))
-        if (smin & U64) <= (smax & U64):
-            umin = max(umin, smin & U64)
-            umax = min(umax, smax & U64)
+        smin, smax, umin, umax = _deduce64(smin, smax, umin, umax)
         # 32 -> 64: the low half of the 64-bit bounds lies within the 32-bit bounds
         new_umin = (umin & ~U32) | u32min
         new_umax = (umax & ~U32) | u32max
@@ -343,12 +385,7 @@ class Reg:
         if new_smin <= new_smax:
             smin = max(smin, new_smin)
             smax = min(smax, new_smax)
-        if s64(umin) <= s64(umax):
-            smin = max(smin, s64(umin))
-            smax = min(smax, s64(umax))
-        if (smin & U64) <= (smax & U64):
-            umin = max(umin, smin & U64)
-            umax = min(umax, smax & U64)
+        smin, smax, umin, umax = _deduce64(smin, smax, umin, umax)
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.u32min, self.u32max, self.s32min, self.s32max = u32min, u32max, s32min, s32max
 
@@ -430,28 +467,29 @@ def unum(v: int) -> str:
 
 
 def scalar_ranges(r: Reg) -> list[str]:
-    """print_scalar_ranges: omit default bounds, merge equal ones (`smin=smin32=0`)."""
-    rows = [["smin", r.smin, r.smin == S64_MIN], ["smax", r.smax, r.smax == S64_MAX],
+    """print_scalar_ranges: omit default bounds, merge equal ones (`smin=smin32=0`).
+    Values compare as u64, the 32-bit signed bounds as themselves when they print in
+    decimal and as their u32 image otherwise (so smin32=umin32=0xe77290d6 can merge)."""
+    def s32val(v: int) -> int:
+        return v & U64 if -32768 <= v <= 32767 else v & U32
+    rows = [["smin", r.smin & U64, r.smin == S64_MIN], ["smax", r.smax & U64, r.smax == S64_MAX],
             ["umin", r.umin, r.umin == 0], ["umax", r.umax, r.umax == U64],
-            ["smin32", r.s32min, r.s32min == S32_MIN], ["smax32", r.s32max, r.s32max == S32_MAX],
+            ["smin32", s32val(r.s32min), r.s32min == S32_MIN],
+            ["smax32", s32val(r.s32max), r.s32max == S32_MAX],
             ["umin32", r.u32min, r.u32min == 0], ["umax32", r.u32max, r.u32max == U32]]
     out = []
     for i, m1 in enumerate(rows):
         if m1[2]:
             continue
-        neg1 = m1[0][0] == "s" and m1[1] < 0
+        neg1 = m1[0][0] == "s" and m1[1] >> 63
         names = [m1[0]]
         for m2 in rows[i + 2::2]:
             if m2[2] or m2[1] != m1[1]:
                 continue
-            if (m2[0][0] == "s" and m2[1] < 0) != neg1:
+            if (m2[0][0] == "s" and m2[1] >> 63) != neg1:
                 continue
             m2[2] = True
             names.append(m2[0])
-        if m1[0].endswith("32"):       # the kernel prints 32-bit bounds as u32 when in hex
-            v = m1[1]
-            val = str(v) if -32768 <= v <= 32767 else f"{v & U32:#x}"
-        else:
-            val = snum(m1[1]) if m1[0][0] == "s" else unum(m1[1])
+        val = snum(s64(m1[1])) if m1[0][0] == "s" else unum(m1[1])
         out.append("=".join(names) + "=" + val)
     return out
