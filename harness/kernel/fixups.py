@@ -53,6 +53,9 @@ class Xlated:
     func_info: list[tuple[int, int]] = field(default_factory=list)
     line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
     jit_required: bool = False
+    #: the verifier's per-subprogram stack depths (aligned with subprog_starts), grown by
+    #: the rewrites that claim stack (bpf_loop inlining, may_goto's counter)
+    stack_depth: list[int] = field(default_factory=list)
 
 
 def _relative_field(insns: list[Insn], i: int) -> str | None:
@@ -178,16 +181,19 @@ def remove_insns(x: Xlated, off: int, cnt: int) -> None:
     x.insns = out
     del x.aux[off:end]
     starts = x.subprog_starts
-    keep_start, keep_info = [], []
+    keep_start, keep_info, kept = [], [], []
     for k, start in enumerate(starts):
         nxt = starts[k + 1] if k + 1 < len(starts) else len(old)
         if off <= start < end and nxt <= end:
             continue                                   # the whole subprogram is gone
         keep_start.append(start - cnt if start >= end else min(start, off) if start >= off else start)
+        kept.append(k)
         if k < len(x.func_info):
             keep_info.append(k)
     if x.func_info:
         x.func_info = [(keep_start[n], x.func_info[k][1]) for n, k in enumerate(keep_info)]
+    if len(x.stack_depth) == len(starts):
+        x.stack_depth = [x.stack_depth[k] for k in kept]
     x.subprog_starts = keep_start
     x.line_info = _linfo_after_remove(x.line_info, off, cnt, len(out))
 
@@ -347,6 +353,68 @@ def guard_div_mod(x: Xlated) -> int:
     return len(found)
 
 
+# ----------------------------------------------------------------------------------------
+# may_goto (timed, as on x86-64): each `may_goto +off` becomes a countdown in a hidden
+# stack slot 16 bytes below the function's stack, refilled by arch_bpf_timed_may_goto
+# (a kernel-internal call) until time runs out; every function with one gets a prologue
+# storing BPF_MAX_TIMED_LOOPS and a zero timestamp there, and jumps to the function's first
+# slot skip the prologue (adjust_jmp_off).  The VM has neither AX nor that call: each
+# sequence is recorded and runs as the original may_goto (inlining.lower_for_vm), the
+# prologue as written.
+
+BPF_MAX_TIMED_LOOPS = 0xFFFF
+MAY_GOTO_CALL_IMM = 0        # the call's imm is a kernel function offset; ours says nothing
+MAY_GOTO = "may_goto"
+
+
+def _is_may_goto(insn: Insn) -> bool:
+    return insn.code == (_JMP | 0xE0) and insn.src == 0
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def rewrite_may_goto(x: Xlated) -> int:
+    """Apply the rewrite above.  Needs x.stack_depth (nothing happens without it).
+    Returns the may_goto slots rewritten."""
+    from harness.kernel.inlining import INLINED
+    starts = sorted(x.subprog_starts)
+    if len(x.stack_depth) != len(starts):
+        return 0
+    sites = [i for i, insn in enumerate(x.insns) if _is_may_goto(insn) and not (i and x.insns[i - 1].code == LD_IMM64)]
+    if not sites:
+        return 0
+    subs = sorted({max(n for n, st in enumerate(starts) if st <= i) for i in sites})
+    for i in reversed(sites):
+        sub = max(n for n, st in enumerate(starts) if st <= i)
+        cnt_off = -_round8(x.stack_depth[sub]) - 16
+        off = x.insns[i].off
+        seq = [Insn(0x79, AX, 10, cnt_off), Insn(_JMP | 0x10, AX, off=off + 5 if off >= 0 else off - 1),
+               Insn(_ALU64 | 0x10, AX, imm=1), Insn(_JMP | 0x50, AX, off=2), Insn(0xB7, AX, imm=cnt_off),
+               Insn(_JMP | _OP_CALL, imm=MAY_GOTO_CALL_IMM), Insn(0x7B, 10, AX, cnt_off)]
+        patch_insn(x, i, seq)
+        x.aux[i].extra[INLINED] = (MAY_GOTO, len(seq))
+    for sub in reversed(subs):
+        depth = _round8(x.stack_depth[sub]) + 16
+        x.stack_depth[sub] = depth
+        start = x.subprog_starts[sub]
+        first = x.insns[start]
+        patch_insn(x, start, [Insn(0x7A, 10, off=-depth, imm=BPF_MAX_TIMED_LOOPS), Insn(0x7A, 10, off=-depth + 8),
+                              first])
+        # the original first slot moved to start + 2: its aux too, and jumps to it follow
+        x.aux[start], x.aux[start + 2] = x.aux[start + 2], x.aux[start]
+        for j, insn in enumerate(x.insns):
+            if start <= j < start + 2:
+                continue
+            fld = _relative_field(x.insns, j)
+            if fld is None or (insn.code & 0xF0) == _OP_CALL or insn.code == LD_IMM64:
+                continue
+            if j + getattr(insn, fld) + 1 == start:
+                x.insns[j] = insn.replace(**{fld: getattr(insn, fld) + 2})
+    return len(sites)
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;
@@ -368,6 +436,7 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
     guard_div_mod(x)
+    rewrite_may_goto(x)
     inline_helper_calls(x, jit_enabled=jit_enabled, jit_percpu_insn=jit_percpu_insn,
                         bypass_spec_v1=bypass_spec_v1)
 

@@ -389,7 +389,10 @@ def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
         if rec is None:
             continue
         what, length = rec
-        out[i] = what if isinstance(what, Insn) else Insn(0x85, 0, 0, 0, what)
+        if what == "may_goto":                 # fixups.rewrite_may_goto: its exit is slot 1's target
+            out[i] = Insn(0xE5, 0, 0, i + 1 + out[i + 1].off + 1 - i - 1, 0)
+        else:
+            out[i] = what if isinstance(what, Insn) else Insn(0x85, 0, 0, 0, what)
         out[i + 1] = Insn(0x05, 0, 0, length - 2, 0)
         for k in range(i + 2, i + length):     # unreachable now; no kernel-only registers left
             out[k] = Insn(0x05)
@@ -410,16 +413,16 @@ def bpf_loop_insns(stack_base: int, callback_rel: int) -> list[Insn]:
             Insn(0x79, 6, 10, r6), Insn(0x79, 7, 10, r7), Insn(0x79, 8, 10, r8)]
 
 
-def optimize_bpf_loop(x, stack_depth: list[int]) -> int:
+def optimize_bpf_loop(x) -> int:
     """Inline every reached bpf_loop call whose callback is one constant function and
     whose flags are the constant 0 on every path (the verifier's fit_for_inline, here from
-    reg_facts), with the spill area below the function's stack (stack_depth: the
-    verifier's per-subprogram depths, aligned with x.subprog_starts).  Runs without the
-    JIT too.  Returns the calls inlined."""
+    reg_facts), with the spill area below the function's stack (x.stack_depth, which
+    grows by it).  Runs without the JIT too.  Returns the calls inlined."""
     from harness.kernel.fixups import patch_insn
 
     starts = sorted(x.subprog_starts)
-    if not stack_depth or len(stack_depth) != len(starts):
+    stack_depth = x.stack_depth
+    if len(stack_depth) != len(starts):
         return 0
     verified = any(a.seen for a in x.aux)
     facts = reg_facts(x.insns, x.aux, starts)
@@ -433,11 +436,14 @@ def optimize_bpf_loop(x, stack_depth: list[int]) -> int:
             sub = max(n for n, st in enumerate(starts) if st <= i)
             sites.append((i, cb[1], sub))
     grow = 18
+    extra_of = {}
     for k, (i, target, sub) in enumerate(reversed(sites)):
         depth = stack_depth[sub]
-        extra = 24 + (_round_up8(depth) - depth)
+        extra = extra_of[sub] = 24 + (_round_up8(depth) - depth)
         # earlier patches (at higher slots) moved the callback if they were before it
         target += grow * sum(1 for j, _, _ in sites if j > i and j < target)
         new_target = target + grow if target > i else target
         patch_insn(x, i, bpf_loop_insns(-(depth + extra), new_target - (i + 12) - 1))
+    for sub, extra in extra_of.items():
+        stack_depth[sub] += extra
     return len(sites)

@@ -91,11 +91,12 @@ class ProgCommands:
         log = self._log_out(attr, result.log)
         x = fixups.Xlated(list(ctx.insns), list(ctx.aux),
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
+        x.stack_depth = list(result.stack_depth)
         remove_fastcall_spills_fills(x, prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
                                      privileged=self.config.privileged, fastcall_ids=fastcall_inlined_helpers(
                                          jit_enabled=self.config.jit_enabled,
                                          jit_percpu_insn=self.config.has("jit_percpu_insn")))
-        optimize_bpf_loop(x, list(result.stack_depth))
+        optimize_bpf_loop(x)
         fixups.optimize_dead_code(x)     # a CAP_BPF loader: dead code removed, not trapped
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)
@@ -111,7 +112,7 @@ class ProgCommands:
             gpl_compatible=gpl, subprog_starts=x.subprog_starts, func_info=x.func_info,
             line_info=x.line_info, verified_insns=result.processed, jit_required=x.jit_required,
             jited=self.config.jit_enabled, prog_flags=attr.prog_flags, btf=btf,
-            stack_depth=list(result.stack_depth), max_ctx_offset=max_ctx,
+            stack_depth=x.stack_depth, max_ctx_offset=max_ctx,
             exit_r0=list(result.exit_r0))
         return ProgLoadResult(self.fds.install(prog), log, result.processed)
 

@@ -304,3 +304,13 @@ LOOP_CASES = {
                                       *_loop_call([MOV64_IMM(1, 4)], 7, MOV64_IMM(4, 0)), LDX_MEM(8, 0, 10, -8),
                                       EXIT()], 17),
 }
+
+
+# --- may_goto (timed countdown below the stack, prologue per function)
+MAY_GOTO_CASES = {
+    "may_goto_first": _fixed([Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 1), MOV64_IMM(0, 2), EXIT()]),
+    "may_goto_mid_stack12": _fixed([ST_MEM(4, 10, -12, 0), MOV64_IMM(0, 1), Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 2),
+                                    EXIT()]),
+    "may_goto_in_subprog": _fixed([MOV64_IMM(0, 3), Insn(0x85, 0, 1, 0, 1), EXIT(), ST_MEM(8, 10, -8, 0),
+                                   MOV64_IMM(0, 5), Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 4), EXIT()]),
+}

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, LOOP_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -298,3 +298,26 @@ def test_bpf_loop_runs(name):
     prog_type, insns, _, kw = LOOP_CASES[name](k)
     fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL", **kw)).fd
     assert k.prog_test_run(fd, kernelapi.TestRunAttr()).retval == LOOP_RETVAL[name]
+
+
+MAY_GOTO_XLATED = {
+    "may_goto_first": ["0: (7a) *(u64 *)(r10 -16) = 65535", "1: (7a) *(u64 *)(r10 -8) = 0",
+                       "2: (79) r11 = *(u64 *)(r10 -16)", "3: (15) if r11 == 0x0 goto pc+6", "4: (17) r11 -= 1",
+                       "5: (55) if r11 != 0x0 goto pc+2", "6: (b7) r11 = -16", "7: (85) call unknown#0",
+                       "8: (7b) *(u64 *)(r10 -16) = r11", "9: (b7) r0 = 1"],
+    "may_goto_mid_stack12": ["0: (7a) *(u64 *)(r10 -32) = 65535", "1: (7a) *(u64 *)(r10 -24) = 0",
+                             "2: (62) *(u32 *)(r10 -12) = 0"],
+    "may_goto_in_subprog": ["1: (85) call pc+1", "2: (95) exit", "3: (7a) *(u64 *)(r10 -24) = 65535"],
+}
+
+
+@pytest.mark.parametrize("name", list(MAY_GOTO_XLATED))
+def test_may_goto_xlated(name):
+    got = _xlated(EmulatedKernel(), MAY_GOTO_CASES[name])
+    assert not match_lines("\n".join(got), MAY_GOTO_XLATED[name]), "\n".join(got)
+
+
+@pytest.mark.parametrize("name, want", [("may_goto_first", 2), ("may_goto_mid_stack12", 2), ("may_goto_in_subprog", 4)])
+def test_may_goto_programs_run(name, want):
+    _, insns, _ = MAY_GOTO_CASES[name](None)
+    assert _run(EmulatedKernel(), insns, 0) == want
