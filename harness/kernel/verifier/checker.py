@@ -865,20 +865,12 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             ids.append(s.id)
         self.hist_linked(ids)
         other = self.st.copy()
-        ok_taken = self.refine_branch(other, i, bits, True)
-        ok_fall = self.refine_branch(self.st, i, bits, False)
-        if not ok_taken:
-            return idx + 1 if ok_fall else None
-        if not ok_fall:
-            self.st.rec and None
-            self.st = self._replace_state(other)
-            return target
+        self.refine_branch(other, i, bits, True)
+        self.refine_branch(self.st, i, bits, False)
         self.push_branch(other, idx, target)
+        if self.log.enabled and (self.scr_all or self.scr_regs or self.scr_stack):
+            self.log.state(idx, self.state_text(False))     # check_cond_jmp_op prints it
         return idx + 1
-
-    def _replace_state(self, other: VState) -> VState:
-        other.rec = self.st.rec
-        return other
 
     def branch_taken(self, opc: int, bits: int, d: Reg, s: Reg) -> int:
         if d.type == SCALAR and s.type == SCALAR:
@@ -889,7 +881,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             return 0 if opc == o.BPF_JEQ else 1
         return -1
 
-    def refine_branch(self, st: VState, i, bits: int, taken: bool) -> bool:
+    def refine_branch(self, st: VState, i, bits: int, taken: bool) -> None:
         opc = i.code & 0xF0
         regs = st.cur.regs
         d = regs[i.dst]
@@ -898,20 +890,18 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
         else:
             s = Reg.const(i.imm if bits == 64 else i.imm & U32)
         if d.type == SCALAR and s.type == SCALAR:
-            if i.code & o.BPF_X and i.src == i.dst:
-                # one register against itself: 6.18 narrows it in place, and when that
-                # leaves no possible value it keeps the register as it was
-                trial = d.copy()
-                if alu.refine(opc, bits, trial, trial, taken):
-                    d.assign(trial)
-                    self.sync_ids(st, d)
-                return True
-            ok = alu.refine(opc, bits, d, s, taken)
-            if ok:
-                self.sync_ids(st, d)
-                if i.code & o.BPF_X:
-                    self.sync_ids(st, s)
-            return ok
+            # (a register against itself is narrowed in place, as 6.18 does)
+            alu.refine(opc, bits, d, d if i.src == i.dst and i.code & o.BPF_X else s, taken)
+            for r in (d, s) if i.code & o.BPF_X else (d,):
+                if not r.bounds_sane():
+                    # reg_bounds_sanity_check: 6.18 keeps the branch and forgets the
+                    # register's ranges (its known bits stay); no branch is dropped here
+                    r.set_unbounded_keep_tnum()
+                    r.sync()
+            self.sync_ids(st, d)
+            if i.code & o.BPF_X:
+                self.sync_ids(st, s)
+            return True
         if d.flags & MAYBE_NULL and opc in (o.BPF_JEQ, o.BPF_JNE) and s.type == SCALAR \
                 and s.var == (0, 0) and bits == 64:
             is_null = (opc == o.BPF_JEQ) == taken
