@@ -22,8 +22,12 @@ The rules, restated from kernel/bpf/verifier.c:
   to hold r10 plus a constant; any stack access we cannot place (a stack pointer changed
   by non-constant arithmetic or met with different offsets at a join, stored, or handed
   to a bpf-to-bpf call) disables too.  The verifier only sees reached instructions, so
-  unreached ones are ignored (aux.seen).  Helper calls reading the stack through a
-  pointer argument do not count (the kernel checks instruction accesses only).
+  unreached ones are ignored (aux.seen).  Helpers writing through a pointer argument
+  without reading it first (MEM_UNINIT, "raw mode": the verifier checks those bytes as
+  stack writes) count at the pointer's offset; helpers only reading (a map key) do not.
+* remove_fastcall_spills_fills: the pairs of counted calls become nops, and unless a
+  pattern around a call that is not inlined keeps the area (keep_fastcall_stack), the
+  function's stack depth shrinks to the area's upper end.
 """
 
 from __future__ import annotations
@@ -53,11 +57,13 @@ def _clobbered(proto) -> int:
 
 
 def _mark(insns, lo, hi, fastcall_ids, proto_of):
-    """mark_fastcall_patterns for one subprogram: (pattern slots, {call: pairs}, stack_off)."""
+    """mark_fastcall_patterns for one subprogram: (pattern slots, {call: pairs}, stack_off,
+    keep_fastcall_stack)."""
     lowest = min([0] + [i.off for i in insns[lo:hi] if i.code == STX_DW and i.dst == 10])
     pattern: set[int] = set()
     spills: dict[int, int] = {}
     stack_off = 1 << 15
+    keep = False
     for c in range(lo, hi):
         call = insns[c]
         if call.code != CALL or call.src != 0 or (c and insns[c - 1].code == LD_IMM64):
@@ -80,8 +86,10 @@ def _mark(insns, lo, hi, fastcall_ids, proto_of):
             continue
         if call.imm in fastcall_ids:
             spills[c] = k - 1
+        else:
+            keep = True                  # keep_fastcall_stack: the area stays in the stack depth
         stack_off = min(stack_off, off)
-    return pattern, spills, stack_off
+    return pattern, spills, stack_off, keep
 
 
 def _succs(insns, i: int) -> list[int]:
@@ -128,7 +136,13 @@ def _join(a: dict, b: dict) -> dict:
     return {r: (a[r] if a.get(r, UNPLACED) == b.get(r, UNPLACED) else UNPLACED) for r in a.keys() | b.keys()}
 
 
-def _violates(insns, lo, hi, pattern, stack_off, seen) -> bool:
+def _raw_mem_args(proto) -> list[int]:
+    """Registers of a helper's arguments it writes without reading first (raw mode: the
+    verifier then checks each byte as a stack write, which counts for the contract)."""
+    return [k + 1 for k, a in enumerate(proto.args) if "UNINIT" in a] if proto is not None else []
+
+
+def _violates(insns, lo, hi, pattern, stack_off, seen, proto_of) -> bool:
     """Does a non-pattern instruction of [lo, hi) touch the stack below stack_off, or
     could it (a stack pointer at an unknown offset used for an access, stored to memory or
     handed to a bpf-to-bpf call)?  Forward data flow of the registers holding r10 plus a
@@ -158,6 +172,10 @@ def _violates(insns, lo, hi, pattern, stack_off, seen) -> bool:
                 return True
         if insn.code == CALL and insn.src == 1 and any(r in s for r in range(1, 6)):
             return True
+        if insn.code == CALL and insn.src == 0:
+            for r in _raw_mem_args(proto_of(insn.imm)):
+                if r in s and (s[r] == UNPLACED or s[r] < stack_off):
+                    return True
     return False
 
 
@@ -175,13 +193,16 @@ def remove_fastcall_spills_fills(x, *, prog_type: int, expected_attach_type: int
         return func_proto(hid, prog_type, expected_attach_type, privileged)
 
     removed = 0
-    for lo, hi in _ranges(x.subprog_starts, len(insns)):
-        pattern, spills, stack_off = _mark(insns, lo, hi, fastcall_ids, proto_of)
-        if not spills or _violates(insns, lo, hi, pattern, stack_off, seen):
+    ranges = _ranges(x.subprog_starts, len(insns))
+    for lo, hi in ranges:
+        pattern, spills, stack_off, keep = _mark(insns, lo, hi, fastcall_ids, proto_of)
+        if not spills or _violates(insns, lo, hi, pattern, stack_off, seen, proto_of):
             continue
         for c, n in spills.items():
             for k in range(1, n + 1):
                 insns[c - k] = NOP
                 insns[c + k] = NOP
             removed += n
+        if not keep and len(x.stack_depth) == len(ranges):
+            x.stack_depth[ranges.index((lo, hi))] = -stack_off     # the pattern area is gone
     return removed

@@ -270,11 +270,11 @@ LOOP = 181
 _LOOP_CB = [LDX_MEM(8, 3, 2, 0), ALU64_REG(ADD, 3, 1), STX_MEM(8, 2, 3, 0), MOV64_IMM(0, 0), EXIT()]
 
 
-def _with_callback(insns: list[Insn], cb_start: int):
+def _with_callback(insns: list[Insn], cb_start: int, callback: list[Insn] = _LOOP_CB):
     def build(k):
         from test_kp_calls import _func_btf
         btf = k.btf_load(_func_btf())
-        return RAW_TP, insns + _LOOP_CB, [btf], {"prog_btf_fd": btf, "func_info": [(0, 3), (cb_start, 4)]}
+        return RAW_TP, insns + callback, [btf], {"prog_btf_fd": btf, "func_info": [(0, 3), (cb_start, 4)]}
     return build
 
 
@@ -313,4 +313,24 @@ MAY_GOTO_CASES = {
                                     EXIT()]),
     "may_goto_in_subprog": _fixed([MOV64_IMM(0, 3), Insn(0x85, 0, 1, 0, 1), EXIT(), ST_MEM(8, 10, -8, 0),
                                    MOV64_IMM(0, 5), Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 4), EXIT()]),
+}
+
+
+# --- interactions: the fastcall area leaves the stack depth, which may_goto and bpf_loop use
+_SMP_PAIR_16 = [MOV64_IMM(1, 1), STX_MEM(8, 10, 1, -16), CALL(SMP_ID), LDX_MEM(8, 1, 10, -16)]
+_RET0 = [MOV64_IMM(0, 0), EXIT()]
+INTERACTION_CASES = {
+    # counter at -24: the pattern area at -16 is gone, the stack is 8 bytes
+    "fastcall_may_goto": _fixed([*_SMP_PAIR_16, Insn(0xE5, 0, 0, 1, 0), STX_MEM(8, 10, 1, -8), *_RET0]),
+    # r6-r8 saved at -32: stack 8 after the removal
+    "fastcall_bpf_loop": _with_callback([*_SMP_PAIR_16, *LD_FUNC(2, 7), MOV64_IMM(3, 0), MOV64_IMM(4, 0), CALL(LOOP),
+                                         STX_MEM(8, 10, 0, -8), *_RET0], 12, _RET0),
+    # a pattern around a call that stays (prandom) keeps the area: saved at -40
+    "fastcall_kept_bpf_loop": _with_callback([*_SMP_PAIR_16, STX_MEM(8, 10, 1, -16), CALL(7), LDX_MEM(8, 1, 10, -16),
+                                              *LD_FUNC(2, 6), MOV64_IMM(3, 0), MOV64_IMM(4, 0), CALL(LOOP), *_RET0],
+                                             14, _RET0),
+    # a helper writing into the area through a pointer (raw mode) keeps the pairs
+    "fastcall_helper_write": _fixed([MOV64_IMM(1, 1), STX_MEM(8, 10, 1, -8), CALL(SMP_ID), LDX_MEM(8, 1, 10, -8),
+                                     MOV64_REG(1, 10), ALU64_IMM(ADD, 1, -8), MOV64_IMM(2, 1), MOV64_IMM(3, 42),
+                                     CALL(113), EXIT()]),
 }

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -321,3 +321,20 @@ def test_may_goto_xlated(name):
 def test_may_goto_programs_run(name, want):
     _, insns, _ = MAY_GOTO_CASES[name](None)
     assert _run(EmulatedKernel(), insns, 0) == want
+
+
+INTERACTION_XLATED = {
+    # the fastcall area is dropped from the stack: the may_goto counter lands at -24
+    "fastcall_may_goto": ["0: (7a) *(u64 *)(r10 -24) = 65535", "1: (7a) *(u64 *)(r10 -16) = 0", "2: (b7) r1 = 1",
+                          "3: (b7) r0 = -2092916684"],
+    "fastcall_bpf_loop": ["11: (7b) *(u64 *)(r10 -32) = r6"],
+    "fastcall_kept_bpf_loop": ["4: (7b) *(u64 *)(r10 -16) = r1", "5: (85) call bpf_get_prandom_u32#7",
+                               "6: (79) r1 = *(u64 *)(r10 -16)", "...", "14: (7b) *(u64 *)(r10 -40) = r6"],
+    "fastcall_helper_write": ["1: (7b) *(u64 *)(r10 -8) = r1", "2: (b7) r0 = -2092916684"],
+}
+
+
+@pytest.mark.parametrize("name", list(INTERACTION_XLATED))
+def test_fastcall_stack_interactions(name):
+    got = _xlated(EmulatedKernel(), INTERACTION_CASES[name])
+    assert not match_lines("\n".join(got), INTERACTION_XLATED[name]), "\n".join(got)
