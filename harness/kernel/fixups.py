@@ -570,6 +570,33 @@ def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int]) -> int:
     return done
 
 
+# Speculation barriers (convert_ctx_accesses): the verifier marks instructions that need a
+# BPF_ST_NOSPEC before them (aux.extra["nospec"], Spectre v1 paths) or after a stack write
+# (aux.extra["nospec_result"], Spectre v4: the first write of a slot, spills of pointers)
+# for loaders without CAP_PERFMON; the barrier is inserted here.  Our verifier does not set
+# the marks yet, so nothing happens until it does.  The VM runs a barrier as a nop.
+
+ST_NOSPEC = Insn(0xC2)                 # BPF_ST | BPF_NOSPEC
+_WRITES = frozenset({0x62, 0x6A, 0x72, 0x7A, 0x63, 0x6B, 0x73, 0x7B})      # ST / STX MEM, every size
+
+
+def insert_nospec(x: Xlated) -> int:
+    """Insert the barriers the verifier asked for.  Returns how many."""
+    marked = [(i, a.extra.get("nospec"), a.extra.get("nospec_result") and x.insns[i].code in _WRITES)
+              for i, a in enumerate(x.aux) if a.extra]
+    done = 0
+    for i, before, after in reversed(marked):
+        if after:
+            patch_insn(x, i, [x.insns[i], ST_NOSPEC])
+            done += 1
+        if before:
+            patch_insn(x, i, [ST_NOSPEC, x.insns[i]])
+            x.aux[i], x.aux[i + 1] = x.aux[i + 1], x.aux[i]     # the instruction keeps its facts
+            x.aux[i].seen = x.aux[i + 1].seen
+            done += 1
+    return done
+
+
 _SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
 
 

@@ -104,6 +104,7 @@ class ProgCommands:
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:
             fixups.convert_ctx_accesses(x, layout.pointer_fields())
+        fixups.insert_nospec(x)
         if self.config.jit_enabled:
             fixups.jit_subprogs(x)
         prog = BpfProg(

@@ -338,3 +338,20 @@ INTERACTION_XLATED = {
 def test_fastcall_stack_interactions(name):
     got = _xlated(EmulatedKernel(), INTERACTION_CASES[name])
     assert not match_lines("\n".join(got), INTERACTION_XLATED[name]), "\n".join(got)
+
+
+def test_nospec_barriers_where_the_verifier_marks_them():
+    """insert_nospec: before an instruction marked "nospec", after a stack write marked
+    "nospec_result"; the marked instruction keeps its aux; the VM runs barriers as nops."""
+    from harness.kernel.fixups import ST_NOSPEC, Xlated, insert_nospec
+    from harness.kernel.inlining import lower_for_vm
+    insns = [Insn(0x62, 10, 0, -4, 1), Insn(0xB7, 0, 0, 0, 3), Insn(0x95)]
+    aux = [InsnAux(seen=True) for _ in insns]
+    aux[0].extra["nospec_result"] = True
+    aux[1].extra["nospec"] = True
+    aux[1].map_off = 77                                   # a fact that must stay with r0 = 3
+    x = Xlated(insns, aux)
+    assert insert_nospec(x) == 2
+    assert x.insns == [insns[0], ST_NOSPEC, ST_NOSPEC, insns[1], insns[2]]
+    assert x.aux[3].map_off == 77 and x.aux[2].map_off == 0
+    assert lower_for_vm(x.insns, x.aux)[1] == Insn(0x05)
