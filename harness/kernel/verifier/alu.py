@@ -168,6 +168,9 @@ def branch_taken(opc: int, bits: int, d: Reg, s: Reg) -> int:
             eq = 1 if dt[0] == st[0] else 0
         elif du > sU or dU < su or ds > sS or dS < ss or (dt[0] ^ st[0]) & ~(dt[1] | st[1]):
             eq = 0
+        elif bits == 64 and (d.u32min > s.u32max or d.u32max < s.u32min
+                             or d.s32min > s.s32max or d.s32max < s.s32min):
+            eq = 0                  # the 64-bit values differ where their low halves do
         if eq < 0:
             return -1
         return eq if opc == o.BPF_JEQ else 1 - eq

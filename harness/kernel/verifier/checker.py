@@ -911,12 +911,25 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             self.match_pkt_pointers(st, opc, d, s, taken)
         return True
 
+    def frame_live(self, st: VState, fr: int) -> int:
+        """Registers of frame `fr` live at this point (collect_linked_regs links only
+        live registers): the current instruction's, or the caller's at its call."""
+        if fr == len(st.frames) - 1:
+            return self.live[st.insn_idx]
+        return self.live[st.frames[fr + 1].callsite]
+
     def sync_ids(self, st: VState, r: Reg) -> None:
         if not r.id or r.type != SCALAR:
             return
-        for other in st.all_regs():
-            if other is not r and other.id == r.id and other.type == SCALAR:
-                other.assign(r)
+        for fr, f in enumerate(st.frames):
+            live = self.frame_live(st, fr)
+            for n, other in enumerate(f.regs):
+                if other is not r and other.id == r.id and other.type == SCALAR and live >> n & 1:
+                    other.assign(r)
+            for spi, (types, other) in enumerate(f.stack):
+                if other is not None and other is not r and other.id == r.id \
+                        and other.type == SCALAR:
+                    f.stack[spi] = (types, r.copy())     # slots are shared between copies
 
     def mark_ptr_or_null(self, st: VState, rid: int, ref: int, is_null: bool) -> None:
         if is_null and ref:

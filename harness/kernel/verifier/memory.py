@@ -48,19 +48,21 @@ def coerce_to_size(r: Reg, size: int, signed: bool) -> None:
             r.set_view64(tnum.UNKNOWN, 0, (1 << 64) - 1, lo, hi)
         return
     m = (1 << bits) - 1
-    if r.umax <= m:
+    if r.umax <= m and r.smin >= 0:
         return
-    r.mark_unknown()
-    # the bounds of an unknown n-byte value, written directly (no reg_bounds_sync needed)
-    r.var = (0, m)
-    r.umin = r.smin = 0
-    r.umax = r.smax = m
-    r.u32min = 0
-    r.u32max = m & 0xFFFFFFFF
-    if size < 4:
-        r.s32min, r.s32max = 0, m
+    # coerce_reg_to_size: the known bits survive the truncation (tnum_cast); the bounds
+    # too when the dropped upper bits are the same for the whole range
+    v, mk = r.var
+    r.var = (v & m, mk & m)
+    if (r.umin & ~m) == (r.umax & ~m):
+        r.umin &= m
+        r.umax &= m
     else:
-        r.s32min, r.s32max = -(1 << 31), (1 << 31) - 1
+        r.umin, r.umax = 0, m
+    r.smin, r.smax = r.umin, r.umax
+    if size < 4:
+        r.s32min, r.s32max, r.u32min, r.u32max = -(1 << 31), (1 << 31) - 1, 0, 0xFFFFFFFF
+    r.sync()
 
 
 class MemoryChecks:

@@ -90,8 +90,9 @@ class PrecisionChecks:
         if not want:
             return
         for fr, f in enumerate(self.st.frames):
+            live = self.frame_live(self.st, fr)
             for n, r in enumerate(f.regs):
-                if r.type == SCALAR and r.id in want:
+                if r.type == SCALAR and r.id in want and live >> n & 1:
                     out.append((fr, False, n))
             for spi, (types, r) in enumerate(f.stack):
                 if r is not None and types[7] == STACK_SPILL and r.type == SCALAR and r.id in want:
