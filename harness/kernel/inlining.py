@@ -16,6 +16,8 @@ match with `__xlated(...)`.  We make the same rewrites, with the same conditions
   LRU_PERCPU_HASH and every other type keep the call.  The array forms bound-check the
   index, and mask it when the map was created without CAP_PERFMON (bypass_spec_v1).
 * bpf_jiffies64 when the JIT is on: `r0 = &jiffies ll; r0 = *(u64 *)(r0 +0)`.
+* bpf_tail_call, JIT or not, when the prog array was created without CAP_PERFMON:
+  `if r3 >= max_entries goto +2; w3 &= index_mask` in front (runs as written).
 
 Kernel data-structure offsets are the running 6.18 kernel's (offsetof(struct bpf_array,
 value) = 312 ...); tests/kernel_progs/test_kp_inline_real.py checks them against it.
@@ -64,6 +66,7 @@ LOOKUP = FUNC_IDS["map_lookup_elem"]
 SMP_ID = FUNC_IDS["get_smp_processor_id"]
 JIFFIES64 = FUNC_IDS["jiffies64"]
 LOOP = FUNC_IDS["loop"]
+TAIL_CALL = FUNC_IDS["tail_call"]
 BPF_MAX_LOOPS = 8 * 1024 * 1024
 
 
@@ -177,6 +180,12 @@ MAP_GEN_LOOKUP = {
     MapType.PERCPU_HASH: htab_percpu_gen_lookup,
     MapType.HASH_OF_MAPS: htab_of_maps_gen_lookup,
 }
+
+
+def tail_call_guard(m) -> list[Insn]:
+    """What 6.18 puts before bpf_tail_call when the prog array was made without
+    CAP_PERFMON (bpf_map_ptr_unpriv): a bound check skipping the call, then the index mask."""
+    return [_jmp_imm(_JGE, 3, m.max_entries, 2), Insn(0x04 | _AND, 3, 0, 0, _s32(_index_mask(m.max_entries)))]
 
 
 def smp_processor_id_insns() -> list[Insn]:
@@ -334,12 +343,12 @@ def _helper_calls(insns: list[Insn]):
             yield i, insn
 
 
-def call_map_ptrs(insns: list[Insn], aux, starts=()) -> dict[int, object]:
-    """{slot of a helper call: the map r1 holds there on every path} (reg_facts)."""
+def call_map_ptrs(insns: list[Insn], aux, starts=(), reg: int = 1) -> dict[int, object]:
+    """{slot of a helper call: the map register `reg` holds there on every path} (reg_facts)."""
     state = reg_facts(insns, aux, starts)
     found = {}
     for i, _ in _helper_calls(insns):
-        m = state[i].get(1) if state[i] is not None else None
+        m = state[i].get(reg) if state[i] is not None else None
         if m is not None and not isinstance(m, tuple):
             found[i] = m
     return found
@@ -351,12 +360,16 @@ def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_s
     many calls were replaced."""
     from harness.kernel.fixups import patch_insn      # fixups imports this module
 
-    if not jit_enabled:
-        return 0
-    maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts)
+    maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=1)
     plan: list[tuple[int, list[Insn], int | None]] = []
+    if not bypass_spec_v1:
+        prog_arrays = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=2)
+        for i, insn in _helper_calls(x.insns):
+            m = prog_arrays.get(i)
+            if insn.imm == TAIL_CALL and getattr(m, "map_type", None) == MapType.PROG_ARRAY:
+                plan.append((i, tail_call_guard(m) + [insn], None))
     for i, insn in enumerate(x.insns):
-        if insn.code != 0x85 or insn.src != 0 or (i and x.insns[i - 1].code == LD_IMM64):
+        if not jit_enabled or insn.code != 0x85 or insn.src != 0 or (i and x.insns[i - 1].code == LD_IMM64):
             continue
         if insn.imm == SMP_ID and jit_percpu_insn:
             plan.append((i, smp_processor_id_insns(), None))

@@ -19,7 +19,7 @@ from harness.kernel.verifier.expect import match_lines, xlated_text
 from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
-from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_REG
+from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_IMM, MOV64_REG
 from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
@@ -355,3 +355,18 @@ def test_nospec_barriers_where_the_verifier_marks_them():
     assert x.insns == [insns[0], ST_NOSPEC, ST_NOSPEC, insns[1], insns[2]]
     assert x.aux[3].map_off == 77 and x.aux[2].map_off == 0
     assert lower_for_vm(x.insns, x.aux)[1] == Insn(0x05)
+
+
+@pytest.mark.parametrize("index, want", [(0, 42), (1, 5), (7, 5)])
+def test_guarded_tail_call_runs(index, want):
+    """Without CAP_PERFMON the tail call gets a bound check and a mask; the VM runs them."""
+    k = EmulatedKernel(KernelConfig(privileged=False))
+    pa = k.map_create(MapCreateAttr(MapType.PROG_ARRAY, 4, 4, 2))
+    sf = ProgType.SOCKET_FILTER
+    target = k.prog_load(ProgLoadAttr(sf, encode([MOV64_IMM(0, 42), EXIT()]), license="GPL")).fd
+    k.map_update_elem(pa, (0).to_bytes(4, "little"), target.to_bytes(4, "little"))
+    prog = [*LD_MAP_FD(2, pa), MOV64_IMM(3, index), CALL(12), MOV64_IMM(0, 5), EXIT()]
+    fd = k.prog_load(ProgLoadAttr(sf, encode(prog), license="GPL")).fd
+    got = disasm(decode(k.prog_get_info(fd).xlated))
+    assert "3: (35) if r3 >= 0x2 goto pc+2" in got and "4: (54) w3 &= 1" in got
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=bytes(64))).retval == want
