@@ -415,6 +415,34 @@ def rewrite_may_goto(x: Xlated) -> int:
     return len(sites)
 
 
+# ----------------------------------------------------------------------------------------
+# LD_ABS / LD_IND (bpf_gen_ld_abs): the legacy packet loads become a call of an internal
+# load function (helpers/internal.py) with the offset in r2 and the skb in r1 (the
+# verifier guarantees the context is in r6), returning 0 from the program when the load
+# fails.  The VM runs this as written.
+
+def _gen_ld_abs(insn: Insn) -> list[Insn] | None:
+    from harness.kernel.helpers.internal import SKB_LOAD
+    mode, size = insn.code & 0xE0, {0x00: 4, 0x08: 2, 0x10: 1}.get(insn.code & 0x18)
+    if insn.code & 0x07 != 0x00 or mode not in (0x20, 0x40) or size is None:
+        return None
+    if mode == 0x20:                                   # BPF_ABS
+        out = [Insn(0xB7, 2, imm=insn.imm)]
+    else:                                              # BPF_IND
+        out = [Insn(0xBF, 2, insn.src)] + ([Insn(_ALU64, 2, imm=insn.imm)] if insn.imm else [])
+    return out + [Insn(0xBF, 1, 6), Insn(_JMP | _OP_CALL, imm=SKB_LOAD[size]),
+                  Insn(_JMP | 0x70, 0, off=2), Insn(0xAC, 0, 0), Insn(_JMP | _OP_EXIT)]
+
+
+def gen_ld_abs(x: Xlated) -> int:
+    """Rewrite every LD_ABS / LD_IND.  Returns how many."""
+    found = [(i, seq) for i, insn in enumerate(x.insns)
+             if not (i and x.insns[i - 1].code == LD_IMM64) and (seq := _gen_ld_abs(insn)) is not None]
+    for i, seq in reversed(found):
+        patch_insn(x, i, seq)
+    return len(found)
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;
@@ -435,6 +463,7 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
             i += 2
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
+    gen_ld_abs(x)
     guard_div_mod(x)
     rewrite_may_goto(x)
     inline_helper_calls(x, jit_enabled=jit_enabled, jit_percpu_insn=jit_percpu_insn,

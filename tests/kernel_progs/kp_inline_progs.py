@@ -334,3 +334,26 @@ INTERACTION_CASES = {
                                      MOV64_REG(1, 10), ALU64_IMM(ADD, 1, -8), MOV64_IMM(2, 1), MOV64_IMM(3, 42),
                                      CALL(113), EXIT()]),
 }
+
+
+# --- LD_ABS / LD_IND (bpf_gen_ld_abs): a call of an internal skb load function
+def _ld(mode_size: int, src: int, imm: int) -> Insn:
+    return Insn(mode_size, 0, src, 0, imm)
+
+
+_ABS_B, _ABS_H, _ABS_W, _IND_B, _IND_H = 0x30, 0x28, 0x20, 0x50, 0x48
+LD_ABS_PROGS = {
+    "abs_b": [MOV64_REG(6, 1), _ld(_ABS_B, 0, 20), EXIT()],
+    "abs_h": [MOV64_REG(6, 1), _ld(_ABS_H, 0, 20), EXIT()],
+    "abs_w": [MOV64_REG(6, 1), _ld(_ABS_W, 0, 20), EXIT()],
+    "abs_w_outside": [MOV64_REG(6, 1), MOV64_IMM(0, 9), _ld(_ABS_W, 0, 100), EXIT()],
+    "ind_b": [MOV64_REG(6, 1), MOV64_IMM(7, 3), _ld(_IND_B, 7, 4), EXIT()],
+    "ind_h_no_imm": [MOV64_REG(6, 1), MOV64_IMM(7, 30), _ld(_IND_H, 7, 0), EXIT()],
+    "abs_net_header": [MOV64_REG(6, 1), _ld(_ABS_B, 0, -0x100000), EXIT()],
+    "abs_mac_header": [MOV64_REG(6, 1), _ld(_ABS_B, 0, -0x200000 + 2), EXIT()],
+    "abs_below_ll": [MOV64_REG(6, 1), MOV64_IMM(0, 9), _ld(_ABS_B, 0, -0x200001), EXIT()],
+    # two loads and a jump over the second: offsets follow the growth
+    "abs_two_jump": [MOV64_REG(6, 1), _ld(_ABS_B, 0, 0), JEQ_IMM(0, 0, 1), _ld(_ABS_B, 0, 1), EXIT()],
+}
+LD_ABS_CASES = {f"{name}_{t.name.lower()}": (lambda k, p=prog, t=t: (t, p, []))
+                for name, prog in LD_ABS_PROGS.items() for t in (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS)}

@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_IMM, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -370,3 +370,33 @@ def test_guarded_tail_call_runs(index, want):
     got = disasm(decode(k.prog_get_info(fd).xlated))
     assert "3: (35) if r3 >= 0x2 goto pc+2" in got and "4: (54) w3 &= 1" in got
     assert k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=bytes(64))).retval == want
+
+
+# retvals of kp_inline_progs.LD_ABS_CASES on 6.18 with data_in = bytes(range(64))
+LD_ABS_RETVAL = {
+    "abs_b_socket_filter": 34, "abs_b_sched_cls": 20, "abs_h_socket_filter": 0x2223, "abs_h_sched_cls": 0x1415,
+    "abs_w_socket_filter": 0x22232425, "abs_w_sched_cls": 0x14151617, "abs_w_outside_socket_filter": 0,
+    "ind_b_socket_filter": 21, "ind_b_sched_cls": 7, "ind_h_no_imm_sched_cls": 0x1E1F,
+    "abs_net_header_socket_filter": 14, "abs_net_header_sched_cls": 14, "abs_mac_header_sched_cls": 2,
+    "abs_below_ll_socket_filter": 0, "abs_two_jump_socket_filter": 15, "abs_two_jump_sched_cls": 0,
+}
+
+
+@pytest.mark.parametrize("name", list(LD_ABS_RETVAL))
+def test_ld_abs_runs(name):
+    """Socket filters see the packet from the network header, tc programs from the mac one."""
+    k = EmulatedKernel()
+    prog_type, insns, _ = LD_ABS_CASES[name](k)
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=bytes(range(64)))).retval == LD_ABS_RETVAL[name]
+
+
+@pytest.mark.parametrize("name, lines", [
+    ("abs_b_socket_filter", ["1: (b7) r2 = 20", "2: (bf) r1 = r6", "3: (85) call unknown#-65537",
+                             "4: (75) if r0 s>= 0x0 goto pc+2", "5: (ac) w0 ^= w0", "6: (95) exit", "7: (95) exit"]),
+    ("ind_b_sched_cls", ["2: (bf) r2 = r7", "3: (07) r2 += 4", "4: (bf) r1 = r6", "5: (85) call unknown#-65537"]),
+    ("abs_two_jump_sched_cls", ["7: (15) if r0 == 0x0 goto pc+6", "8: (b7) r2 = 1"]),
+])
+def test_ld_abs_xlated(name, lines):
+    got = _xlated(EmulatedKernel(), LD_ABS_CASES[name])
+    assert not match_lines("\n".join(got), lines), "\n".join(got)

@@ -15,7 +15,7 @@ from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
 
 pytestmark = pytest.mark.realkernel
 
@@ -42,7 +42,7 @@ def _xlated(k, build):
             k.close(m)
 
 
-ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES, **LOOP_CASES, **MAY_GOTO_CASES, **INTERACTION_CASES}
+ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES, **LOOP_CASES, **MAY_GOTO_CASES, **INTERACTION_CASES, **LD_ABS_CASES}
 
 
 @pytest.mark.parametrize("name", list(ALL_CASES))
@@ -99,3 +99,20 @@ def test_runs_same_as_running_kernel(real, name):
     cpus = list(range(real.nr_possible_cpus()))
     emulated = EmulatedKernel(nr_cpus=len(cpus))
     assert _runs(emulated, RUN_CASES[name], cpus) == _runs(real, RUN_CASES[name], cpus)
+
+
+PACKET = bytes(range(64))
+
+
+def _skb_run(k, build):
+    prog_type, insns, _ = build(k)
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    try:
+        return k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PACKET)).retval
+    finally:
+        k.close(fd)
+
+
+@pytest.mark.parametrize("name", list(LD_ABS_CASES))
+def test_ld_abs_runs_same_as_running_kernel(real, name):
+    assert _skb_run(EmulatedKernel(nr_cpus=2), LD_ABS_CASES[name]) == _skb_run(real, LD_ABS_CASES[name])

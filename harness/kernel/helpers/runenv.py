@@ -20,6 +20,7 @@ from harness.isa import Insn
 from harness.kernel.helpers import dispatch
 from harness.kernel.helpers.call import HelperCall, MemFault, RunState, TailCall
 from harness.kernel.helpers.ids import func_id_name
+from harness.kernel.helpers.internal import INTERNAL
 from harness.kernel.helpers.protos import func_proto
 from harness.kernel.inlining import CPU_NUMBER_ADDR, lower_for_vm
 from harness.kernel.progtypes import SK_BUFF, XDP_MD, PacketFrame, RunSetup, prepare_test_run, xdp_frame
@@ -159,6 +160,9 @@ class Runner:
     def _helper(self, hid: int, vm) -> int:
         state = self.state
         prog = state.prog
+        internal = INTERNAL.get(hid)
+        if internal is not None:                # a kernel function a fixup called (helpers/internal.py)
+            return internal(self.call) & M64
         if func_proto(hid, prog.prog_type, prog.expected_attach_type, self.privileged) is None:
             raise VmFault(f"unknown func {func_id_name(hid)}#{hid} for this program type")
         try:
