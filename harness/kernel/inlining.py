@@ -31,10 +31,11 @@ the rest of the sequence; the result (r0) is the same, and no register the seque
 writes besides r0 is readable after a call (the verifier marks r1-r5 unreadable).
 
 Which map a call uses comes from `call_map_ptrs`, a forward data-flow pass over the
-program (registers and 8-byte stack slots holding a map loaded by ld_imm64), not from the
-verifier: a call whose r1 is not the same map on every path is left alone, as the kernel
-leaves a poisoned one.  Maps that the verifier knows but this pass does not (an inner map
-returned by a map-in-map lookup, a map passed to a subprogram) stay calls here while the
+program (registers and 8-byte stack slots holding a map loaded by ld_imm64, or the inner
+map a map-in-map lookup returned, known by the outer map's template as the verifier knows
+it by inner_map_meta), not from the verifier: a call whose r1 is not the same map on every
+path is left alone, as the kernel leaves a poisoned one.  Maps that the verifier knows
+but this pass does not (a map pointer passed to a subprogram) stay calls here while the
 kernel would inline them.
 """
 
@@ -206,6 +207,7 @@ def fastcall_inlined_helpers(*, jit_enabled: bool, jit_percpu_insn: bool) -> fro
 
 # --- which map each call site uses -----------------------------------------------------
 _MAP_LOADS = (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX)
+_MAP_IN_MAP = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
 _CLOBBERED = (0, 1, 2, 3, 4, 5)
 
 
@@ -288,6 +290,11 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
         for r in _CLOBBERED:
             out.pop(r, None)
         _drop_const_slots(out)
+        outer = s.get(1)
+        if insn.src == 0 and insn.imm == LOOKUP and getattr(outer, "map_type", None) in _MAP_IN_MAP:
+            meta = getattr(outer, "inner_map_meta", None)
+            if meta is not None:                               # r0: an inner map (or NULL), whose
+                out[0] = meta                                  # lookups the kernel inlines by the template
         return out, [i + 1]
     if op == 0x00:                                             # ja / gotol
         rel = insn.imm if cls == 0x06 else insn.off

@@ -357,3 +357,25 @@ LD_ABS_PROGS = {
 }
 LD_ABS_CASES = {f"{name}_{t.name.lower()}": (lambda k, p=prog, t=t: (t, p, []))
                 for name, prog in LD_ABS_PROGS.items() for t in (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS)}
+
+
+def inner_map_lookup(outer_type, inner_flags=0):
+    """lookup(outer, &0) -> inner; lookup(inner, &1) is inlined by the template's shape."""
+    def build(k):
+        template = _map(k, MapType.ARRAY, value_size=12, max_entries=3, flags=inner_flags)
+        outer = _map(k, outer_type, value_size=4, max_entries=2, inner=template)
+        inner = _map(k, MapType.ARRAY, value_size=12, max_entries=3, flags=inner_flags)
+        k.map_update_elem(outer, (0).to_bytes(4, "little"), inner.to_bytes(4, "little"))
+        k.map_update_elem(inner, (1).to_bytes(4, "little"), (77).to_bytes(12, "little"))
+        prog = [ST_MEM(4, 10, -4, 0), *LD_MAP_FD(1, outer), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), CALL(LOOKUP),
+                JEQ_IMM(0, 0, 7), MOV64_REG(1, 0), ST_MEM(4, 10, -8, 1), MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -8),
+                CALL(LOOKUP), JEQ_IMM(0, 0, 1), LDX_MEM(4, 0, 0, 0), EXIT()]
+        return RAW_TP, prog, [outer, inner, template]
+    return build
+
+
+INNER_MAP_CASES = {
+    "inner_array_of_maps": inner_map_lookup(MapType.ARRAY_OF_MAPS),
+    "inner_hash_of_maps": inner_map_lookup(MapType.HASH_OF_MAPS),
+    "inner_flag_not_inlined": inner_map_lookup(MapType.ARRAY_OF_MAPS, BPF_F_INNER_MAP),
+}

@@ -400,3 +400,15 @@ def test_ld_abs_runs(name):
 def test_ld_abs_xlated(name, lines):
     got = _xlated(EmulatedKernel(), LD_ABS_CASES[name])
     assert not match_lines("\n".join(got), lines), "\n".join(got)
+
+
+def test_inner_map_known_by_its_template():
+    """call_map_ptrs: r0 of a lookup in a map-in-map is the outer map's inner_map_meta."""
+    class Outer:
+        map_type = MapType.ARRAY_OF_MAPS
+        inner_map_meta = object()
+    outer = Outer()
+    insns = [*LD_MAP_FD(1, 3), CALL(1), Insn(0x15, 0, 0, 2, 0), MOV64_REG(1, 0), CALL(1), EXIT()]
+    aux = [InsnAux() for _ in insns]
+    aux[0].map = outer
+    assert call_map_ptrs(insns, aux) == {2: outer, 5: Outer.inner_map_meta}
