@@ -79,14 +79,15 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
         opc = o.BPF_SUB
     if opc == o.BPF_ADD:
         t = tnum.add(dt, st) if bits == 64 else tnum.cast(tnum.add(dt, st), 4)
-        if dU + sU <= M:
-            umin, umax = du + su, dU + sU
+        # unsigned: fine when all sums wrap or none does (6.17+), else unbounded
+        if not (du + su <= M < dU + sU):
+            umin, umax = (du + su) & M, (dU + sU) & M
         if SMIN <= ds + ss and dS + sS <= SMAX:
             smin, smax = ds + ss, dS + sS
     elif opc == o.BPF_SUB:
         t = tnum.sub(dt, st) if bits == 64 else tnum.cast(tnum.sub(dt, st), 4)
-        if du >= sU:
-            umin, umax = du - sU, dU - su
+        if not (du < sU and dU >= su):
+            umin, umax = (du - sU) & M, (dU - su) & M
         if SMIN <= ds - sS and dS - ss <= SMAX:
             smin, smax = ds - sS, dS - ss
     elif opc == o.BPF_MUL:
