@@ -86,6 +86,10 @@ class CallChecks:
         if proto.name == "tail_call" and meta["map"] is not None \
                 and meta["map"].map_type != MapType.PROG_ARRAY:
             self.fail(errno.EINVAL, "expected prog array map for tail call", newline=False)
+        if proto.name == "tail_call" and meta["map"] is not None:
+            r3 = regs[3]
+            if r3.type == SCALAR and r3.var[1] == 0 and r3.var[0] < meta["map"].max_entries:
+                self.mark_precise(3)       # record_func_key: a constant index is relied on
         self.check_map_func(meta["map"], proto)
         name = proto.name
         # ring buffer release
@@ -180,10 +184,10 @@ class CallChecks:
         elif base in ("ARG_CONST_SIZE", "ARG_CONST_SIZE_OR_ZERO"):
             self.check_mem_size(regno, reg, base == "ARG_CONST_SIZE_OR_ZERO", args, meta)
         elif base == "ARG_CONST_ALLOC_SIZE_OR_ZERO":
-            self.mark_precise(regno)
             if reg.type != SCALAR or reg.var[1]:
                 self.fail(errno.EACCES, f"R{regno} is not a known constant'")
             meta["alloc_size"] = reg.var[0]
+            self.mark_precise(regno)
         elif base == "ARG_PTR_TO_CTX":
             self.expect(regno, reg, {PTR_TO_CTX}, "ctx")
             if reg.off or reg.var != (0, 0):
@@ -283,7 +287,6 @@ class CallChecks:
     def check_mem_size(self, regno: int, reg: Reg, zero_ok: bool, args, meta: dict) -> None:
         """check_mem_size_reg: the size argument bounds the previous (memory) argument."""
         mem_regno = regno - 1
-        self.mark_precise(regno)
         if reg.type != SCALAR:
             self.fail(errno.EACCES, f"R{regno} type={reg.type_str()} expected=scalar")
         if reg.smin < 0:
@@ -298,11 +301,13 @@ class CallChecks:
         if mreg.type == SCALAR and mreg.var == (0, 0) and ("PTR_MAYBE_NULL" in mflags):
             if reg.umax:
                 self.fail(errno.EACCES, f"R{mem_regno} type=scalar expected={MEM_TYPES}")
+            self.mark_precise(regno)
             return
         write = mbase == "ARG_PTR_TO_UNINIT_MEM" or "MEM_UNINIT" in mflags
         if write:
             meta["raw"].append((mem_regno, reg.umax))
         self.check_helper_mem(mem_regno, reg.umax, write, zero_ok)
+        self.mark_precise(regno)          # after the access checks, as check_mem_size_reg
 
     def check_const_str(self, regno: int, reg: Reg) -> None:
         """ARG_PTR_TO_CONST_STR: a NUL-terminated string in a frozen read-only map."""

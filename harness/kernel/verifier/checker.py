@@ -18,7 +18,7 @@ from harness.isa import opcodes as o
 from harness.isa.disasm import disasm_insn
 from harness.isa.validate import check_insn
 from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
-from harness.kernel.helpers.protos import PROTOS
+from harness.kernel.helpers.protos import PROTOS, func_proto
 from harness.kernel.progload import UNKNOWN_RANGE, ScalarRange
 from harness.kernel.verifier import alu, cfg, tnum
 from harness.kernel.verifier.calls import CallChecks
@@ -76,11 +76,6 @@ def _quick_key(st: VState):
 
 def _seq(rec: StateRecord) -> int:
     return rec.seq
-
-
-def _nargs(imm: int):
-    p = PROTOS.get(imm)
-    return len(p.args) if p is not None else None
 
 
 class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
@@ -241,13 +236,19 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             for t in range(bounds[n], bounds[n + 1]):
                 self.subprog_index[t] = n
         self.prune = cfg.check_cfg(insns, bpf_capable=True)
-        self.live = cfg.live_registers(insns, _nargs)
+        self.live = cfg.live_registers(insns, self._nargs)
         if self.log.level & LEVEL2:
             self.log.write("Live regs before insn:\n")
             t = 0
             while t < len(insns):
                 self.log.write(f"{t:7d}: {cfg.fmt_live(self.live[t])} {self.disasm(t)}\n")
                 t += 2 if cfg.is_ldimm64(insns[t]) else 1
+
+    def _nargs(self, imm: int):
+        """Arguments of a helper for the liveness table; a helper this program may not
+        call counts as using all five (compute_live_registers)."""
+        p = func_proto(imm, self.prog_type, self.attach_type, self.privileged)
+        return len(p.args) if p is not None else None
 
     def check_map_prog_compatibility(self) -> None:
         """Maps whose values hold a bpf_spin_lock are refused to some program types (the

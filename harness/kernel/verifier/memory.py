@@ -376,6 +376,8 @@ class MemoryChecks:
         frame = self.stack_frame(reg)
         if reg.var[1]:
             lo, hi = reg.smin + off, reg.smax + off + size
+            for a in range(lo, hi - size):       # mark_reg_stack_read's scratch range
+                self.scratch_stack((-a - 1) // 8, reg.frameno)
             for a in range(lo, hi):
                 slot = -a - 1
                 t = frame.stack[slot // 8][0][slot % 8] if slot // 8 < len(frame.stack) else STACK_INVALID
@@ -466,8 +468,11 @@ class MemoryChecks:
         else:
             lo = hi = s64(reg.var[0]) + off
         if write:
+            # the kernel writes raw-mode helper memory byte by byte (check_mem_access), so
+            # every slot it touches is scratched and shows in the next state line
             for a in range(lo, hi + size):
                 self._set_byte(frame, a, STACK_MISC)
+                self.scratch_stack((-a - 1) // 8, reg.frameno)
             return
         for a in range(lo, hi + size):
             slot = -a - 1

@@ -424,10 +424,14 @@ class Reg:
         self.sync()
 
     # --- printing (print_reg_state) ------------------------------------------------------
-    def fmt(self) -> str:
+    def fmt(self, frameno: int | None = None) -> str:
+        """print_reg_state; `frameno` is the frame being printed (a pointer into another
+        frame's stack shows that frame: fp[0]-8)."""
         t = self.type
+        other = f"[{self.frameno}]" if t == PTR_TO_STACK and frameno is not None \
+            and frameno != self.frameno else ""
         if t in (SCALAR, PTR_TO_STACK) and self.var[1] == 0:
-            prefix = ("P" if self.precise else "") if t == SCALAR else "fp"
+            prefix = ("P" if self.precise else "") if t == SCALAR else "fp" + other
             return prefix + snum(s64(self.var[0] + self.off))
         parts = []
         if self.id:
@@ -453,7 +457,7 @@ class Reg:
             if self.var[1] != U64:
                 parts.append("var_off=" + tnum.to_str(self.var))
         p = "P" if self.precise and t == SCALAR else ""
-        return f"{p}{self.type_str()}({','.join(parts)})"
+        return f"{p}{self.type_str()}{other}({','.join(parts)})"
 
 
 def snum(v: int) -> str:

@@ -58,7 +58,7 @@ class Frame:
                 continue
             if not print_all and (scratched_regs is None or i not in scratched_regs):
                 continue
-            out.append(f" R{i}={r.fmt()}")
+            out.append(f" R{i}={r.fmt(self.frameno)}")
         for spi, (types, reg) in enumerate(self.stack):
             if not print_all and (scratched_stack is None or spi not in scratched_stack):
                 continue
@@ -68,7 +68,7 @@ class Frame:
             if types[7] == STACK_SPILL and reg is not None:
                 # the bytes below a narrow spill print as slot types, then the register
                 j = types.index(STACK_SPILL)
-                out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types[:j])}{reg.fmt()}")
+                out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types[:j])}{reg.fmt(self.frameno)}")
                 continue
             out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types)}")
         return "".join(out)
