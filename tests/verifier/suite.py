@@ -700,3 +700,33 @@ case("spin_lock_map_in_socket_filter", LOOKUP_NN + LOCK4 + OUT, "EINVAL: socket 
      maps={"m": LOCKED})
 case("spin_lock_map_in_kprobe", "lddw %r1, map:m\nmov %r0, 0\nexit", "EINVAL: tracing progs cannot use bpf_spin_lock yet",
      maps={"m": LOCKED}, prog_type=KPROBE)
+
+# --- precision, pruning and range details found by fuzz-diff against 6.18 ------------------
+# (whole logs, mark_precise lines included, are compared by test_verifier_reallog.py)
+case("precision_into_parent_checkpoint",
+     "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r0, 0\nmov %r5, 0\nmov %r6, 0\nmov %r7, 0\nmov %r8, 0\n"
+     "jgt %r3, 5, a\nmov %r0, 1\na: mov %r5, 1\njgt %r3, 6, b\nmov %r0, 2\nb: mov %r6, 1\nmov %r7, 1\n"
+     "mov %r8, 1\nmov %r9, 1\njgt %r3, 7, c\nmov %r0, 3\nc: mov %r4, %r10\nadd %r4, -16\nand %r2, 7\n"
+     "add %r4, %r2\nstb [%r4+0], 1\nexit", "ok")
+case("fork_and_of_minus_one_or_zero", "call 8\nneg %r0\nand32 %r0, -1\nexit", "ok")
+case("fork_or_after_arsh63", "mov %r0, 37\nmov %r7, 21\nsdiv %r0, %r0\nmul %r7, %r0\narsh %r7, 63\n"
+     "or %r7, -996350957\nmov %r0, 0\nexit", "ok")
+case("s32_range_from_s64_across_sign", "call 8\nneg %r0\njsge32 %r0, -1, +0\nexit", "ok")
+case("jset_two_unknowns_undecided", "ldxw %r7, [%r1+0]\nor %r7, 0x14\njset %r7, %r7, +0\nmov %r0, 0\nexit", "ok")
+case("jset_const_either_side_forgets_ranges", "ldxw %r0, [%r1+16]\nmov %r7, -17\narsh32 %r0, 27\n"
+     "jsgt %r0, 0x19, +0\njset %r7, %r0, +0\nmov %r0, 0\nexit", "ok")
+case("le16_keeps_truncated_tnum", "ldxw %r7, [%r1+0]\nor %r7, -411922218\nle16 %r7\njsgt %r7, 0x30, +0\n"
+     "mov %r0, 0\nexit", "ok")
+case("narrow_fill_truncates_tnum", "ldxw %r7, [%r1+16]\nlsh32 %r7, 20\nstxdw [%r10-56], %r7\n"
+     "ldxb %r0, [%r10-56]\njset %r0, 0x8, +0\nexit", "ok")
+case("narrow_spill_of_wide_value", "ldxw %r0, [%r1+16]\nlsh %r0, 52\nstxw [%r10-24], %r0\n"
+     "ldxw %r8, [%r10-24]\njle32 %r8, -4, +0\nmov %r0, 0\nexit", "ok")
+case("narrow_spill_of_constant", "stw [%r10-8], 33\nldxb %r0, [%r10-8]\njne %r0, 0x21, +1\nmov %r0, 0\nexit", "ok")
+case("jne_decided_by_low_halves", "mov %r7, 38\ncall 8\nneg32 %r0\njne %r0, %r7, +0\nexit", "ok")
+case("linked_spill_narrowed_with_register", "mov %r6, %r1\nmov %r7, 37\nldxw %r2, [%r6+16]\n"
+     "stxdw [%r10-8], %r2\njle %r7, %r2, +0\nldxw %r0, [%r10-8]\njsgt %r2, %r0, +0\nexit", "ok")
+case("sub_all_differences_wrap", "mov %r0, 24\ndiv32 %r0, %r0\nlddw %r2, 0x1a02d5e53b49a8\njslt %r0, 0, +0\n"
+     "lddw %r4, 0xe4736e8a77c39f05\nsub %r2, %r0\nmov32 %r5, %r4\njeq %r2, %r5, +0\nexit", "ok")
+case("impossible_refinement_keeps_branch", "mov %r0, 21\nmov %r7, 38\nmod32 %r0, 1\nand %r7, %r0\n"
+     "bswap16 %r7\njle %r7, %r0, +0\njle32 %r7, 0x39, +0\nexit", "ok")
+case("same_register_jump_narrows_in_place", "call 8\njslt %r0, %r0, +0\nexit", "ok")

@@ -351,6 +351,21 @@ LOG1_EXACT = [
     'btf_value_map_read_ok',
     'spin_lock_map_in_socket_filter',
     'spin_lock_map_in_kprobe',
+    'precision_into_parent_checkpoint',
+    'fork_and_of_minus_one_or_zero',
+    'fork_or_after_arsh63',
+    's32_range_from_s64_across_sign',
+    'jset_two_unknowns_undecided',
+    'jset_const_either_side_forgets_ranges',
+    'le16_keeps_truncated_tnum',
+    'narrow_fill_truncates_tnum',
+    'narrow_spill_of_wide_value',
+    'narrow_spill_of_constant',
+    'jne_decided_by_low_halves',
+    'linked_spill_narrowed_with_register',
+    'sub_all_differences_wrap',
+    'impossible_refinement_keeps_branch',
+    'same_register_jump_narrows_in_place',
 ]
 # Level-2 logs agree for the same programs except these (level 1 agrees for them):
 LEVEL2_DIFFERS = {
