@@ -730,3 +730,7 @@ case("sub_all_differences_wrap", "mov %r0, 24\ndiv32 %r0, %r0\nlddw %r2, 0x1a02d
 case("impossible_refinement_keeps_branch", "mov %r0, 21\nmov %r7, 38\nmod32 %r0, 1\nand %r7, %r0\n"
      "bswap16 %r7\njle %r7, %r0, +0\njle32 %r7, 0x39, +0\nexit", "ok")
 case("same_register_jump_narrows_in_place", "call 8\njslt %r0, %r0, +0\nexit", "ok")
+case("ptr_alu_sane_offset_before_operator", "mov %r0, 0x7fffffff\nmul %r0, %r10\nexit",
+     "EINVAL: math between fp pointer and 2147483647 is not allowed")
+case("ptr_alu_unbounded_before_bitwise", "ldxw %r0, [%r1+0]\nlsh %r0, 32\nxor %r0, %r10\nexit",
+     "EINVAL: math between fp pointer and register with unbounded min value is not allowed")

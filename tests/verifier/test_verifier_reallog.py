@@ -366,6 +366,8 @@ LOG1_EXACT = [
     'sub_all_differences_wrap',
     'impossible_refinement_keeps_branch',
     'same_register_jump_narrows_in_place',
+    'ptr_alu_sane_offset_before_operator',
+    'ptr_alu_unbounded_before_bitwise',
 ]
 # Level-2 logs agree for the same programs except these (level 1 agrees for them):
 LEVEL2_DIFFERS = {

@@ -653,6 +653,17 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
         if ptr.type not in _PTR_ARITH_OK and not (ptr.type == CONST_PTR_TO_MAP and known and val == 0
                                                    and opc == o.BPF_ADD):
             self.fail(errno.EACCES, f"R{dst} pointer arithmetic on {tname} prohibited")
+        # check_reg_sane_offset on the offset, then on the pointer, before the operator
+        for r in (off, ptr):
+            if r.var[1] == 0 and not -BPF_MAX_VAR_OFF < s64(r.var[0]) < BPF_MAX_VAR_OFF:
+                self.fail(errno.EINVAL, f"math between {tname} pointer and {s64(r.var[0])} is not allowed")
+            if not -BPF_MAX_VAR_OFF < r.off < BPF_MAX_VAR_OFF:
+                self.fail(errno.EINVAL, f"{tname} pointer offset {r.off} is not allowed")
+            if r.smin == -(1 << 63):
+                self.fail(errno.EINVAL, f"math between {tname} pointer and register with unbounded "
+                                        f"min value is not allowed")
+            if not -BPF_MAX_VAR_OFF < r.smin < BPF_MAX_VAR_OFF:
+                self.fail(errno.EINVAL, f"value {r.smin} makes {tname} pointer be out of bounds")
         if opc not in (o.BPF_ADD, o.BPF_SUB):
             if opc in (o.BPF_AND, o.BPF_OR, o.BPF_XOR):
                 self.fail(errno.EACCES, f"R{dst} bitwise operator {sym} on pointer prohibited")
@@ -661,15 +672,6 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             self.fail(errno.EACCES, f"R{dst} tried to subtract pointer from scalar")
         if opc == o.BPF_SUB and ptr.type == PTR_TO_STACK:
             self.fail(errno.EACCES, f"R{dst} subtraction from stack pointer prohibited")
-        if known and not -BPF_MAX_VAR_OFF < val < BPF_MAX_VAR_OFF:
-            self.fail(errno.EINVAL, f"math between {tname} pointer and {val} is not allowed")
-        if not -BPF_MAX_VAR_OFF < ptr.off < BPF_MAX_VAR_OFF:
-            self.fail(errno.EINVAL, f"{tname} pointer offset {ptr.off} is not allowed")
-        if off.smin == -(1 << 63):
-            self.fail(errno.EINVAL, f"math between {tname} pointer and register with unbounded "
-                                    f"min value is not allowed")
-        if not -BPF_MAX_VAR_OFF < off.smin < BPF_MAX_VAR_OFF:
-            self.fail(errno.EINVAL, f"value {off.smin} makes {tname} pointer be out of bounds")
         res = ptr.copy()
         if known:
             res.off = ptr.off + val if opc == o.BPF_ADD else ptr.off - val
