@@ -142,8 +142,9 @@ def test_diff_known_bad_file(tmp_path, text, fragment):
 
 
 def test_diff_known_shipped_file_loads_and_every_class_has_a_reason():
+    # the shipped file may hold no class at all (everything found so far is fixed)
     classes = known.load()
-    assert classes and all(len(c.reason) > 40 for c in classes)
+    assert isinstance(classes, tuple) and all(len(c.reason) > 40 for c in classes)
     assert len({c.id for c in classes}) == len(classes)
 
 
