@@ -77,33 +77,64 @@ def _relative_field(insns: list[Insn], i: int) -> str | None:
 
 def patch_insn(x: Xlated, pos: int, new: list[Insn]) -> None:
     """Replace slot `pos` by the slots `new` (new[0] usually being the original slot)."""
-    if not new:
-        raise ValueError("patch_insn needs at least one replacement slot")
-    delta = len(new) - 1
-    if delta == 0:
-        x.insns[pos] = new[0]
+    patch_many(x, [(pos, new)])
+
+
+def patch_many(x: Xlated, patches, keep_aux_at: dict[int, int] | None = None) -> None:
+    """Apply several patches [(pos, new slots)] at distinct positions in one pass, with the
+    result of applying them one by one (bpf_patch_insn_data's rules), which would cost a
+    pass over the program each.  Each patch is written as if it were the only one: a
+    jump inside `new` that leaves it counts its target in the program as it would be
+    after that patch alone.  The patched slot's aux stays with new[keep_aux_at[pos]]
+    (default 0); the other new slots get fresh aux with its `seen`."""
+    if not patches:
         return
-
-    def moved(i: int) -> int:
-        return i + delta if i > pos else i
-
-    old = x.insns
-    out = list(old)
-    for i in range(len(old)):
-        fld = _relative_field(old, i)
-        if fld is None or i == pos:
+    for pos, new in patches:
+        if not new:
+            raise ValueError("patch_insn needs at least one replacement slot")
+    by_pos = dict(patches)
+    if len(by_pos) != len(patches):
+        raise ValueError("patch_many needs distinct positions")
+    keep_aux_at = keep_aux_at or {}
+    old, n = x.insns, len(x.insns)
+    # map[j]: new index of old slot j (its first new slot when patched); map[n]: the end
+    shift, mapping = 0, [0] * (n + 1)
+    for j in range(n + 1):
+        mapping[j] = j + shift
+        if j in by_pos:
+            shift += len(by_pos[j]) - 1
+    out: list[Insn] = []
+    aux: list[InsnAux] = []
+    for j in range(n):
+        seq = by_pos.get(j)
+        if seq is None:
+            insn = old[j]
+            fld = _relative_field(old, j)
+            if fld is not None:
+                target = j + getattr(insn, fld) + 1
+                if 0 <= target <= n:
+                    insn = insn.replace(**{fld: mapping[target] - mapping[j] - 1})
+            out.append(insn)
+            aux.append(x.aux[j])
             continue
-        rel = getattr(old[i], fld)
-        target = i + rel + 1
-        new_rel = moved(target) - moved(i) - 1
-        if new_rel != rel:
-            out[i] = old[i].replace(**{fld: new_rel})
-    out[pos:pos + 1] = new
+        delta = len(seq) - 1
+        for k, insn in enumerate(seq):
+            fld = _relative_field(seq, k)
+            if fld is not None:
+                local = j + k + getattr(insn, fld) + 1          # after this patch alone
+                if not j <= local < j + len(seq):
+                    orig = local - delta if local >= j + len(seq) else local
+                    if 0 <= orig <= n:
+                        insn = insn.replace(**{fld: mapping[orig] - (mapping[j] + k) - 1})
+            out.append(insn)
+        fresh = [InsnAux(seen=x.aux[j].seen) for _ in seq]
+        fresh[keep_aux_at.get(j, 0)] = x.aux[j]
+        aux.extend(fresh)
     x.insns = out
-    x.aux[pos + 1:pos + 1] = [InsnAux(seen=x.aux[pos].seen) for _ in range(delta)]
-    x.subprog_starts = [moved(s) for s in x.subprog_starts]
-    x.func_info = [(moved(off), tid) for off, tid in x.func_info]
-    x.line_info = [(moved(off), *rest) for off, *rest in x.line_info]
+    x.aux = aux
+    x.subprog_starts = [mapping[s] for s in x.subprog_starts]
+    x.func_info = [(mapping[off], tid) for off, tid in x.func_info]
+    x.line_info = [(mapping[off], *rest) for off, *rest in x.line_info]
 
 
 def _map_type(bpf_map) -> int | None:
@@ -160,30 +191,58 @@ def remove_insns(x: Xlated, off: int, cnt: int) -> None:
     starts, func_info and line_info after it move back (a subprogram wholly inside the
     hole is dropped with its func_info; line info of removed slots is dropped, the last
     one carried over to the first surviving slot when that has none)."""
-    if cnt <= 0:
+    if cnt > 0:
+        remove_many(x, range(off, off + cnt))
+
+
+def remove_many(x: Xlated, slots) -> None:
+    """remove_insns for every maximal run of `slots`, with the result of removing them one
+    run at a time, in one pass over the program (the per-run bookkeeping of subprograms
+    and line info works on those short lists, from the last run back)."""
+    gone = set(slots)
+    if not gone:
         return
+    old, n = x.insns, len(x.insns)
+    runs: list[list[int]] = []
+    for i in sorted(gone):
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    # new index of each old slot; a removed slot maps to the first kept slot after it
+    mapping, kept = [0] * (n + 1), 0
+    for j in range(n):
+        mapping[j] = kept
+        if j not in gone:
+            kept += 1
+    mapping[n] = kept
+    out, aux = [], []
+    for j in range(n):
+        if j in gone:
+            continue
+        insn = old[j]
+        fld = _relative_field(old, j)
+        if fld is not None:
+            target = j + getattr(insn, fld) + 1
+            if 0 <= target <= n:
+                insn = insn.replace(**{fld: mapping[target] - mapping[j] - 1})
+        out.append(insn)
+        aux.append(x.aux[j])
+    x.insns, x.aux = out, aux
+    length = n
+    for off, end in reversed(runs):
+        _remove_bookkeeping(x, off, end - off, length)
+        length -= end - off
+
+
+def _remove_bookkeeping(x: Xlated, off: int, cnt: int, length: int) -> None:
+    """Subprogram starts, func_info, stack depths and line info after removing
+    [off, off + cnt) from a program of `length` slots."""
     end = off + cnt
-    old = x.insns
-    out = list(old)
-    for i in range(len(old)):
-        if off <= i < end:
-            continue
-        fld = _relative_field(old, i)
-        if fld is None:
-            continue
-        rel = getattr(old[i], fld)
-        target = i + rel + 1
-        if i < off and target >= end:
-            out[i] = old[i].replace(**{fld: rel - cnt})
-        elif i >= end and target < end:            # a target inside the hole: the slot after it
-            out[i] = old[i].replace(**{fld: rel + cnt})
-    del out[off:end]
-    x.insns = out
-    del x.aux[off:end]
     starts = x.subprog_starts
     keep_start, keep_info, kept = [], [], []
     for k, start in enumerate(starts):
-        nxt = starts[k + 1] if k + 1 < len(starts) else len(old)
+        nxt = starts[k + 1] if k + 1 < len(starts) else length
         if off <= start < end and nxt <= end:
             continue                                   # the whole subprogram is gone
         keep_start.append(start - cnt if start >= end else min(start, off) if start >= off else start)
@@ -195,7 +254,7 @@ def remove_insns(x: Xlated, off: int, cnt: int) -> None:
     if len(x.stack_depth) == len(starts):
         x.stack_depth = [x.stack_depth[k] for k in kept]
     x.subprog_starts = keep_start
-    x.line_info = _linfo_after_remove(x.line_info, off, cnt, len(out))
+    x.line_info = _linfo_after_remove(x.line_info, off, cnt, length - cnt)
 
 
 def _linfo_after_remove(linfo, off: int, cnt: int, new_len: int):
@@ -254,35 +313,23 @@ def opt_hard_wire_dead_code_branches(x: Xlated) -> int:
 
 def opt_remove_dead_code(x: Xlated) -> int:
     """Delete every run of never-reached slots.  Returns the slots removed."""
-    removed = 0
-    i = 0
-    while i < len(x.insns):
-        seen = _seen_slots(x)
-        j = 0
-        while i + j < len(x.insns) and not seen[i + j]:
-            j += 1
-        if j:
-            remove_insns(x, i, j)
-            removed += j
-        i += 1
-    return removed
+    seen = _seen_slots(x)
+    dead = [i for i, s in enumerate(seen) if not s]
+    remove_many(x, dead)
+    return len(dead)
 
 
 def opt_remove_nops(x: Xlated) -> int:
-    """Delete `goto +0` and `may_goto +0` (going back one slot after a may_goto, which
-    may have made a `may_goto +1` in front of it a nop too).  Returns the slots removed."""
+    """Delete `goto +0` and `may_goto +0`, again while removing made new ones (a
+    `may_goto +1` in front of a removed nop).  Returns the slots removed."""
     removed = 0
-    i = 0
-    while i < len(x.insns):
-        insn = x.insns[i]
-        wide = i and x.insns[i - 1].code == LD_IMM64
-        is_may_goto_0 = insn == MAY_GOTO_0 and not wide
-        if (insn == NOP and not wide) or is_may_goto_0:
-            remove_insns(x, i, 1)
-            removed += 1
-            i -= 2 if is_may_goto_0 and i > 0 else 1
-        i += 1
-    return removed
+    while True:
+        nops = [i for i, insn in enumerate(x.insns)
+                if (insn == NOP or insn == MAY_GOTO_0) and not (i and x.insns[i - 1].code == LD_IMM64)]
+        if not nops:
+            return removed
+        remove_many(x, nops)
+        removed += len(nops)
 
 
 def optimize_dead_code(x: Xlated) -> int:
@@ -336,8 +383,7 @@ def _div_mod_patch(insn: Insn) -> tuple[list[Insn], bool] | None:
 
 
 def guard_div_mod(x: Xlated) -> int:
-    """Apply _div_mod_patch everywhere (from the end, so indices ahead stay valid).
-    Returns the slots rewritten."""
+    """Apply _div_mod_patch everywhere.  Returns the slots rewritten."""
     from harness.kernel.inlining import INLINED
     found = []
     for i, insn in enumerate(x.insns):
@@ -346,10 +392,10 @@ def guard_div_mod(x: Xlated) -> int:
         patch = _div_mod_patch(insn)
         if patch is not None:
             found.append((i, insn, *patch))
-    for i, insn, seq, needs_ax in reversed(found):
-        patch_insn(x, i, seq)
+    for i, insn, seq, needs_ax in found:
         if needs_ax:
             x.aux[i].extra[INLINED] = (insn, len(seq))
+    patch_many(x, [(i, seq) for i, _, seq, _ in found])
     return len(found)
 
 
@@ -386,15 +432,17 @@ def rewrite_may_goto(x: Xlated) -> int:
     if not sites:
         return 0
     subs = sorted({max(n for n, st in enumerate(starts) if st <= i) for i in sites})
-    for i in reversed(sites):
+    patches = []
+    for i in sites:
         sub = max(n for n, st in enumerate(starts) if st <= i)
         cnt_off = -_round8(x.stack_depth[sub]) - 16
         off = x.insns[i].off
         seq = [Insn(0x79, AX, 10, cnt_off), Insn(_JMP | 0x10, AX, off=off + 5 if off >= 0 else off - 1),
                Insn(_ALU64 | 0x10, AX, imm=1), Insn(_JMP | 0x50, AX, off=2), Insn(0xB7, AX, imm=cnt_off),
                Insn(_JMP | _OP_CALL, imm=MAY_GOTO_CALL_IMM), Insn(0x7B, 10, AX, cnt_off)]
-        patch_insn(x, i, seq)
         x.aux[i].extra[INLINED] = (MAY_GOTO, len(seq))
+        patches.append((i, seq))
+    patch_many(x, patches)
     for sub in reversed(subs):
         depth = _round8(x.stack_depth[sub]) + 16
         x.stack_depth[sub] = depth
@@ -438,16 +486,17 @@ def gen_ld_abs(x: Xlated) -> int:
     """Rewrite every LD_ABS / LD_IND.  Returns how many."""
     found = [(i, seq) for i, insn in enumerate(x.insns)
              if not (i and x.insns[i - 1].code == LD_IMM64) and (seq := _gen_ld_abs(insn)) is not None]
-    for i, seq in reversed(found):
-        patch_insn(x, i, seq)
+    patch_many(x, found)
     return len(found)
 
 
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;
-    guard divisions (guard_div_mod); inline helper calls (inlining.inline_helper_calls).  bypass_spec_v1: the maps were
-    created with CAP_PERFMON (no index masking in inlined array lookups)."""
+    rewrite LD_ABS (gen_ld_abs), divisions (guard_div_mod), may_goto; inline helper calls
+    (inlining.inline_helper_calls).  bypass_spec_v1: the maps were created with
+    CAP_PERFMON (no index masking in inlined array lookups and tail calls)."""
+    patches = []
     i = 0
     while i < len(x.insns):
         insn = x.insns[i]
@@ -457,10 +506,9 @@ def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
         if (insn.src in (BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_MAP_IDX_VALUE) and jit_percpu_insn
                 and _map_type(x.aux[i].map) == MapType.PERCPU_ARRAY):
             x.jit_required = True
-            patch_insn(x, i + 1, [x.insns[i + 1], mov64_percpu_reg(insn.dst, insn.dst)])
-            i += 3
-        else:
-            i += 2
+            patches.append((i + 1, [x.insns[i + 1], mov64_percpu_reg(insn.dst, insn.dst)]))
+        i += 2
+    patch_many(x, patches)
     if x.jit_required and not jit_enabled:
         raise BpfError(errno.EINVAL, "program requires BPF JIT compiler but it is not available")
     gen_ld_abs(x)
@@ -611,18 +659,16 @@ _WRITES = frozenset({0x62, 0x6A, 0x72, 0x7A, 0x63, 0x6B, 0x73, 0x7B})      # ST 
 
 def insert_nospec(x: Xlated) -> int:
     """Insert the barriers the verifier asked for.  Returns how many."""
-    marked = [(i, a.extra.get("nospec"), a.extra.get("nospec_result") and x.insns[i].code in _WRITES)
-              for i, a in enumerate(x.aux) if a.extra]
-    done = 0
-    for i, before, after in reversed(marked):
-        if after:
-            patch_insn(x, i, [x.insns[i], ST_NOSPEC])
-            done += 1
-        if before:
-            patch_insn(x, i, [ST_NOSPEC, x.insns[i]])
-            x.aux[i], x.aux[i + 1] = x.aux[i + 1], x.aux[i]     # the instruction keeps its facts
-            x.aux[i].seen = x.aux[i + 1].seen
-            done += 1
+    patches, keep, done = [], {}, 0
+    for i, a in enumerate(x.aux):
+        before = a.extra.get("nospec") if a.extra else None
+        after = a.extra.get("nospec_result") and x.insns[i].code in _WRITES if a.extra else None
+        if before or after:
+            seq = ([ST_NOSPEC] if before else []) + [x.insns[i]] + ([ST_NOSPEC] if after else [])
+            patches.append((i, seq))
+            keep[i] = 1 if before else 0             # the instruction keeps its facts
+            done += len(seq) - 1
+    patch_many(x, patches, keep)
     return done
 
 

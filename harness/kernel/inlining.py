@@ -365,7 +365,7 @@ def call_map_ptrs(insns: list[Insn], aux, starts=(), reg: int = 1) -> dict[int, 
 def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_spec_v1: bool) -> int:
     """Apply the rewrites of the module docstring to `x` (fixups.Xlated).  Returns how
     many calls were replaced."""
-    from harness.kernel.fixups import patch_insn      # fixups imports this module
+    from harness.kernel.fixups import patch_many      # fixups imports this module
 
     maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=1)
     plan: list[tuple[int, list[Insn], int | None]] = []
@@ -388,10 +388,10 @@ def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_s
             seq = gen(m, bypass_spec_v1=bypass_spec_v1, jit_percpu=jit_percpu_insn) if gen else None
             if seq:
                 plan.append((i, seq, LOOKUP))
-    for i, seq, lowered in reversed(plan):            # from the end: earlier slots stay put
-        patch_insn(x, i, seq)
+    for i, seq, lowered in plan:
         if lowered is not None:
             x.aux[i].extra[INLINED] = (lowered, len(seq))
+    patch_many(x, [(i, seq) for i, seq, _ in plan])
     return len(plan)
 
 
@@ -438,7 +438,7 @@ def optimize_bpf_loop(x) -> int:
     whose flags are the constant 0 on every path (the verifier's fit_for_inline, here from
     reg_facts), with the spill area below the function's stack (x.stack_depth, which
     grows by it).  Runs without the JIT too.  Returns the calls inlined."""
-    from harness.kernel.fixups import patch_insn
+    from harness.kernel.fixups import patch_many
 
     starts = sorted(x.subprog_starts)
     stack_depth = x.stack_depth
@@ -456,14 +456,13 @@ def optimize_bpf_loop(x) -> int:
             sub = max(n for n, st in enumerate(starts) if st <= i)
             sites.append((i, cb[1], sub))
     grow = 18
-    extra_of = {}
-    for k, (i, target, sub) in enumerate(reversed(sites)):
+    extra_of, patches = {}, []
+    for i, target, sub in sites:
         depth = stack_depth[sub]
         extra = extra_of[sub] = 24 + (_round_up8(depth) - depth)
-        # earlier patches (at higher slots) moved the callback if they were before it
-        target += grow * sum(1 for j, _, _ in sites if j > i and j < target)
-        new_target = target + grow if target > i else target
-        patch_insn(x, i, bpf_loop_insns(-(depth + extra), new_target - (i + 12) - 1))
+        new_target = target + grow if target > i else target       # after this patch alone
+        patches.append((i, bpf_loop_insns(-(depth + extra), new_target - (i + 12) - 1)))
+    patch_many(x, patches)
     for sub, extra in extra_of.items():
         stack_depth[sub] += extra
     return len(sites)
