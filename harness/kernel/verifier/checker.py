@@ -328,7 +328,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
                 do_print_state = False
                 self.next_idx = None
                 self.keep_scratch = True
-                st.hist.append((idx, None, None))
+                st.hist.append(idx)
                 nxt = self.step(idx, insns[idx])
                 if self.returned:
                     self.returned = False

@@ -10,7 +10,8 @@ state) the path went through.  State pruning (state.states_equal) then compares 
 precise scalars of an explored state; an imprecise one covers any scalar.
 
 What the walk needs is the path: each VState keeps `hist`, one entry per instruction
-processed since its last checkpoint, `(idx, stack, linked)`: `stack` = (frameno, spi) when
+processed since its last checkpoint: the index, or `(idx, stack, linked)` when the
+instruction carries more: `stack` = (frameno, spi) when
 the instruction spilled or filled a register through that stack slot (the kernel's
 INSN_F_STACK_ACCESS), `linked` = the registers and slots sharing a scalar id at a
 conditional jump whose ranges were narrowed together.  A checkpoint (StateRecord) keeps the
@@ -79,8 +80,8 @@ class PrecisionChecks:
         """The instruction being processed spilled to / filled from stack slot `spi`."""
         h = self.st.hist
         if h:
-            idx, _, linked = h[-1]
-            h[-1] = (idx, (frameno, spi), linked)
+            e = h[-1]
+            h[-1] = (e, (frameno, spi), None) if e.__class__ is int else (e[0], (frameno, spi), e[2])
 
     def hist_linked(self, ids: list[int]) -> None:
         """collect_linked_regs at an undecided conditional jump: every register and spilled
@@ -99,8 +100,8 @@ class PrecisionChecks:
                     out.append((fr, True, spi))
         if len(out) > 1:
             h = self.st.hist
-            idx, stack, _ = h[-1]
-            h[-1] = (idx, stack, tuple(out))
+            e = h[-1]
+            h[-1] = (e, None, tuple(out)) if e.__class__ is int else (e[0], e[1], tuple(out))
 
     # --- demands -------------------------------------------------------------------------
     def mark_precise(self, regno: int) -> None:
@@ -147,6 +148,15 @@ class PrecisionChecks:
         if not bt.empty():
             self._chain(bt, skip_current=False)
 
+    def bt_relevant(self) -> list:
+        """Per instruction, the registers whose being wanted makes backtrack_insn do
+        anything (None: always look, calls and exits switch frames).  Most steps of a walk
+        pass instructions that touch none of them."""
+        rel = getattr(self, "_bt_rel", None)
+        if rel is None:
+            rel = self._bt_rel = [_relevant(i) for i in self.insns]
+        return rel
+
     # --- the walk ------------------------------------------------------------------------
     def _chain(self, bt: Backtrack, skip_current: bool) -> None:
         st = self.st
@@ -161,9 +171,21 @@ class PrecisionChecks:
                 if log2:
                     self.log.write(f"mark_precise: frame{bt.frame}: last_idx {last_idx} "
                                    f"first_idx {first_idx} subseq_idx {subseq} \n")
-                for idx, stack, linked in reversed(entries):
+                relevant = self.bt_relevant()
+                regs = bt.regs
+                for e in reversed(entries):
+                    if e.__class__ is int:
+                        idx, stack, linked = e, None, None
+                    else:
+                        idx, stack, linked = e
+                    if not log2 and linked is None:
+                        k = relevant[idx]
+                        if k is not None and not regs[bt.frame] & k and (
+                                stack is None or not bt.stack[stack[0]] >> stack[1] & 1):
+                            subseq = idx            # cannot change what is wanted
+                            continue
                     self._bt_insn(idx, stack, linked, subseq, bt, log2)
-                    if bt.empty():
+                    if not regs[bt.frame] and bt.empty():
                         return
                     subseq = idx
                 rec = state.rec
@@ -175,7 +197,8 @@ class PrecisionChecks:
                     return
                 subseq = first_idx
                 entries = parent.hist
-                last_idx = entries[-1][0] if entries else first_idx
+                last = entries[-1] if entries else first_idx
+                last_idx = last if last.__class__ is int else last[0]
                 first_idx = parent.rec.idx if parent.rec is not None else 0
                 state = parent
             raise Fallback                      # marks left at the program's start
@@ -314,6 +337,27 @@ class PrecisionChecks:
                     raise Fallback
         if linked:
             _sync_linked(bt, linked)
+
+
+def _relevant(insn) -> int | None:
+    code = insn.code
+    cl = code & 7
+    d = 1 << (insn.dst & 15)
+    if cl in (o.BPF_ALU, o.BPF_ALU64):
+        opc = code & 0xF0
+        if opc == o.BPF_MOV or (code & o.BPF_X and opc not in (o.BPF_END, o.BPF_NEG)):
+            return d
+        return 0                        # dst op= K, neg, bswap: the wanted dst stays wanted
+    if cl in (o.BPF_JMP, o.BPF_JMP32):
+        opc = code & 0xF0
+        if opc in (o.BPF_CALL, o.BPF_EXIT):
+            return None
+        if opc in (o.BPF_JA, o.BPF_JCOND) or not code & o.BPF_X:
+            return 0
+        return d | 1 << (insn.src & 15)
+    if cl == o.BPF_LD and (code & 0xE0) != o.BPF_IMM:
+        return None
+    return d
 
 
 def _sync_linked(bt: Backtrack, linked) -> None:

@@ -79,7 +79,7 @@ class VState:
     __slots__ = ("frames", "refs", "rec", "insn_idx", "lock", "hist")
 
     def __init__(self):
-        self.hist: list = []                     # precision.HistEntry since the last checkpoint
+        self.hist: list = []                     # the path since the last checkpoint (precision.py)
         self.frames: list[Frame] = []
         self.refs: list[tuple[int, int]] = []    # (ref id, insn that acquired it)
         self.rec = None                          # nearest recorded ancestor (StateRecord)
@@ -238,11 +238,14 @@ def _stack_safe(o: Frame, c: Frame, idmap: IdMap, all_precise: bool, uninit_ok: 
     `uninit_ok` (a privileged verifier may read uninitialised stack) misc bytes in the
     explored state match anything."""
     nc = len(c.stack)
+    cstack = c.stack
     for spi, oslot in enumerate(o.stack):
         otypes, oreg = oslot
         if otypes == _ALL_INVALID:
             continue
-        cslot = c.stack[spi] if spi < nc else None
+        cslot = cstack[spi] if spi < nc else None
+        if cslot is oslot and (oreg is None or not oreg.id):
+            continue                    # the same slot (state copies share them), no ids
         pair = None
         for b in range(8):
             ot = otypes[b]
@@ -279,10 +282,17 @@ def states_equal(old: VState, cur: VState, live: int, all_precise: bool = False,
     for n, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
         if fo.callsite != fc.callsite or fo.subprog != fc.subprog:
             return False
-        for i in range(MAX_BPF_REG):
+        cregs = fc.regs
+        for i, ro in enumerate(fo.regs):
             if n == last and not (live >> i) & 1:
                 continue
-            if not regsafe(fo.regs[i], fc.regs[i], idmap, all_precise):
+            t = ro.type
+            if t == NOT_INIT:
+                continue
+            rc = cregs[i]
+            if t == SCALAR and rc.type == SCALAR and not ro.precise and not all_precise:
+                continue                # the common case, without a call
+            if not regsafe(ro, rc, idmap, all_precise):
                 return False
         if not _stack_safe(fo, fc, idmap, all_precise, uninit_ok):
             return False
