@@ -311,6 +311,11 @@ MAY_GOTO_CASES = {
     "may_goto_first": _fixed([Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 1), MOV64_IMM(0, 2), EXIT()]),
     "may_goto_mid_stack12": _fixed([ST_MEM(4, 10, -12, 0), MOV64_IMM(0, 1), Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 2),
                                     EXIT()]),
+    # the function starts with a jump, which the prologue pushes down
+    "may_goto_after_jump": _fixed([JEQ_IMM(1, 0, 1), MOV64_IMM(1, 0), MOV64_IMM(0, 1), Insn(0xE5, 0, 0, 1, 0),
+                                   MOV64_IMM(0, 2), EXIT()]),
+    # the may_goto exit jumps over a guarded division
+    "may_goto_over_div": _fixed([MOV64_IMM(0, 8), MOV64_IMM(1, 2), Insn(0xE5, 0, 0, 1, 0), Insn(0x3F, 0, 1), EXIT()]),
     "may_goto_in_subprog": _fixed([MOV64_IMM(0, 3), Insn(0x85, 0, 1, 0, 1), EXIT(), ST_MEM(8, 10, -8, 0),
                                    MOV64_IMM(0, 5), Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 4), EXIT()]),
 }
