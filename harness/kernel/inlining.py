@@ -413,7 +413,8 @@ def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
             out[i] = Insn(0xE5, 0, 0, i + 1 + out[i + 1].off + 1 - i - 1, 0)
         else:
             out[i] = what if isinstance(what, Insn) else Insn(0x85, 0, 0, 0, what)
-        out[i + 1] = Insn(0x05, 0, 0, length - 2, 0)
+        if length > 1:
+            out[i + 1] = Insn(0x05, 0, 0, length - 2, 0)
         for k in range(i + 2, i + length):     # unreachable now; no kernel-only registers left
             out[k] = Insn(0x05)
     return out

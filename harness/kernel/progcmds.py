@@ -103,7 +103,7 @@ class ProgCommands:
         max_ctx = fixups.max_ctx_offset(x.insns)
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:
-            fixups.convert_ctx_accesses(x, layout.pointer_fields())
+            fixups.convert_ctx_accesses(x, layout.pointer_fields(), attr.prog_type)
         fixups.insert_nospec(x)
         if self.config.jit_enabled:
             fixups.jit_subprogs(x)
