@@ -634,34 +634,36 @@ def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
 
 def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int], prog_type: int | None = None) -> int:
     """Rewrite u32 loads of context pointer fields (`pointer_fields`: UAPI offset ->
-    hidden u64 offset).  With `prog_type` an skb type, whole-field loads also take the
-    form 6.18 gives them (loads of struct sk_buff, ctxconv_skb.py) in the xlated program,
-    while the VM runs the load of our context layout there (recorded for
-    inlining.lower_for_vm).  Returns how many loads were converted."""
+    hidden u64 offset).  With `prog_type`, whole-field loads and stores of `__sk_buff` /
+    `xdp_md` also take the form 6.18 gives them (accesses of struct sk_buff / xdp_buff,
+    ctxconv.py) in the xlated program, while the VM runs the access of our context layout
+    there (recorded for inlining.lower_for_vm).  Returns how many accesses were converted."""
     if not x.insns or (not pointer_fields and prog_type is None):
         return 0
-    from harness.kernel.ctxconv_skb import skb_load_template
+    from harness.kernel.ctxconv import ctx_template
     from harness.kernel.inlining import INLINED
     regs = _ctx_regs_per_insn(x.insns)
     patches = []
     done = 0
     for i, insn in enumerate(x.insns):
         s = regs[i]
-        if not s or (insn.code & 0xE7) != 0x61 or insn.src not in s:       # LDX | MEM from the ctx
+        if not s:
+            continue
+        load = (insn.code & 0xE7) == 0x61 and insn.src in s                 # LDX | MEM from the ctx
+        store = (insn.code & 0xE7) == 0x63 and insn.dst in s                # STX | MEM into it
+        if not (load or store):
             continue
         runtime = insn
-        if insn.code == (_LDX_MEM | _SIZE_W) and insn.off in pointer_fields:
+        if load and insn.code == (_LDX_MEM | _SIZE_W) and insn.off in pointer_fields:
             runtime = insn.replace(code=_LDX_MEM | _SIZE_DW, off=pointer_fields[insn.off])
             x.insns[i] = runtime
-            done += 1
-        tmpl = skb_load_template(prog_type, insn.off, _SIZE_BYTES[insn.code & 0x18]) if prog_type else None
-        if tmpl is None:
-            continue
-        roles = {"D": insn.dst, "S": insn.src}
-        seq = [Insn(code, roles.get(d, d), roles.get(r, r), off, imm) for code, d, r, off, imm in tmpl]
-        x.aux[i].extra[INLINED] = (runtime, len(seq))
-        patches.append((i, seq))
-        done += runtime is insn
+        tmpl = ctx_template(prog_type, store, insn.off, _SIZE_BYTES[insn.code & 0x18]) if prog_type else None
+        if tmpl is not None:
+            roles = {"V": insn.dst if load else insn.src, "C": insn.src if load else insn.dst}
+            seq = [Insn(code, roles.get(d, d), roles.get(r, r), off, imm) for code, d, r, off, imm in tmpl]
+            x.aux[i].extra[INLINED] = (runtime, len(seq))
+            patches.append((i, seq))
+        done += runtime is not insn or tmpl is not None
     patch_many(x, patches)
     return done
 

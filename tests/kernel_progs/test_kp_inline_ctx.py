@@ -1,5 +1,6 @@
-"""`__sk_buff` field loads in the xlated program take 6.18's struct sk_buff form
-(harness/kernel/ctxconv_skb.py) while the VM keeps running the load of our context layout.
+"""`__sk_buff` / `xdp_md` field accesses in the xlated program take 6.18's struct sk_buff /
+xdp_buff form (harness/kernel/ctxconv.py) while the VM keeps running the access of our
+context layout.
 Compared with the running kernel field by field and register pattern (skipped with the
 reason where bpf(2) is unavailable); the emulated-only part checks a few forms and that
 programs still read the same values."""
@@ -12,7 +13,8 @@ from harness import kernelapi
 from harness.isa import Insn, decode, encode
 from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
-from harness.kernel.ctxconv_skb import SKB_LOADS
+from harness.kernel.ctxconv import SKB_LOADS, SKB_STORES, XDP_LOADS
+from harness.kernel.progtypes import SK_BUFF, XDP_MD
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import ProgType
 from kp_asm import EXIT, MOV64_IMM, MOV64_REG
@@ -22,8 +24,15 @@ TYPES = (ProgType.SCHED_CLS, ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB)
 REGS = ((2, 1), (5, 3), (1, 1))         # (dst, src): src is a copy of the context in r3
 
 
-def _prog(off: int, size: int, dst: int, src: int) -> list[Insn]:
-    return [MOV64_REG(3, 1), Insn(0x61 | SIZES[size], dst, src, off, 0), MOV64_IMM(0, 0), EXIT()]
+def _prog(off: int, size: int, dst: int, src: int, store: bool = False) -> list[Insn]:
+    """A load of the field into `dst` from the context in `src` (r1 or its copy in r3), or
+    a store of `dst` (holding 7) into it."""
+    access = Insn(0x63 | SIZES[size], src, dst, off, 0) if store else Insn(0x61 | SIZES[size], dst, src, off, 0)
+    return [MOV64_REG(3, 1), MOV64_IMM(2, 7), MOV64_IMM(5, 7), access, MOV64_IMM(0, 0), EXIT()]
+
+
+def _name(layout, off):
+    return next(n for n, f in layout.fields.items() if f.off <= off < f.off + f.size)
 
 
 def _xlated(k, prog_type, insns):
@@ -46,14 +55,17 @@ def real():
     return RealKernel()
 
 
-CASES = [(t, off, size, regs) for t in TYPES for (off, size) in SKB_LOADS for regs in REGS]
+CASES = ([(t, off, size, regs, False) for t in TYPES for (off, size) in SKB_LOADS for regs in REGS]
+         + [(t, off, size, regs, True) for t in TYPES for (off, size) in SKB_STORES for regs in REGS[:2]]
+         + [(ProgType.XDP, off, size, regs, False) for (off, size) in XDP_LOADS for regs in REGS])
 
 
 @pytest.mark.realkernel
-@pytest.mark.parametrize("prog_type, off, size, regs", CASES,
-                         ids=[f"{t.name.lower()}-{SKB_LOADS[(o, s)][0]}{o}-r{d}r{r}" for t, o, s, (d, r) in CASES])
-def test_field_load_same_as_running_kernel(real, prog_type, off, size, regs):
-    insns = _prog(off, size, *regs)
+@pytest.mark.parametrize("prog_type, off, size, regs, store", CASES,
+                         ids=[f"{t.name.lower()}-{'st' if st else 'ld'}-{_name(XDP_MD if t == ProgType.XDP else SK_BUFF, o)}"
+                              f"{o}-r{d}r{r}" for t, o, s, (d, r), st in CASES])
+def test_field_access_same_as_running_kernel(real, prog_type, off, size, regs, store):
+    insns = _prog(off, size, *regs, store=store)
     emulated, running = _xlated(EmulatedKernel(), prog_type, insns), _xlated(real, prog_type, insns)
     if isinstance(emulated, str) != isinstance(running, str):
         pytest.skip(f"the verifiers disagree on this access (emulated {emulated if isinstance(emulated, str) else 'loads'}, "
@@ -61,18 +73,24 @@ def test_field_load_same_as_running_kernel(real, prog_type, off, size, regs):
     assert emulated == running
 
 
-@pytest.mark.parametrize("prog_type, off, lines", [
-    (ProgType.SCHED_CLS, 0, ["1: (61) r2 = *(u32 *)(r1 +112)"]),
-    (ProgType.SCHED_CLS, 40, ["1: (79) r2 = *(u64 *)(r1 +16)", "2: (61) r2 = *(u32 *)(r2 +224)"]),
-    (ProgType.SOCKET_FILTER, 40, ["1: (79) r2 = *(u64 *)(r1 +16)", "2: (15) if r2 == 0x0 goto pc+1",
-                                  "3: (61) r2 = *(u32 *)(r2 +224)"]),
-    (ProgType.SCHED_CLS, 76, ["1: (79) r2 = *(u64 *)(r1 +200)"]),
-    (ProgType.SCHED_CLS, 20, ["1: (61) r2 = *(u32 *)(r1 +152)", "2: (15) if r2 == 0x0 goto pc+1",
-                              "3: (b4) w2 = 1"]),
+def _texts(lines):
+    return [ln.split(": ", 1)[1] for ln in lines]
+
+
+@pytest.mark.parametrize("prog_type, off, store, texts", [
+    (ProgType.SCHED_CLS, 0, False, ["(61) r2 = *(u32 *)(r1 +112)"]),
+    (ProgType.SCHED_CLS, 40, False, ["(79) r2 = *(u64 *)(r1 +16)", "(61) r2 = *(u32 *)(r2 +224)"]),
+    (ProgType.SOCKET_FILTER, 40, False, ["(79) r2 = *(u64 *)(r1 +16)", "(15) if r2 == 0x0 goto pc+1",
+                                         "(61) r2 = *(u32 *)(r2 +224)"]),
+    (ProgType.SCHED_CLS, 76, False, ["(79) r2 = *(u64 *)(r1 +200)"]),
+    (ProgType.SCHED_CLS, 20, False, ["(61) r2 = *(u32 *)(r1 +152)", "(15) if r2 == 0x0 goto pc+1", "(b4) w2 = 1"]),
+    (ProgType.SCHED_CLS, 8, True, ["(63) *(u32 *)(r1 +164) = r2"]),
+    (ProgType.SCHED_CLS, 12, True, ["(35) if r2 >= 0xffff goto pc+1", "(6b) *(u16 *)(r1 +124) = r2"]),
+    (ProgType.XDP, 4, False, ["(79) r2 = *(u64 *)(r1 +8)"]),
 ])
-def test_field_load_forms(prog_type, off, lines):
-    got = _xlated(EmulatedKernel(), prog_type, _prog(off, 4, 2, 1))
-    assert got[1:1 + len(lines)] == lines
+def test_field_access_forms(prog_type, off, store, texts):
+    got = _texts(_xlated(EmulatedKernel(), prog_type, _prog(off, 4, 2, 1, store=store)))
+    assert got[3:3 + len(texts)] == texts
 
 
 PKT = bytes(range(14)) + bytes(50)
@@ -88,3 +106,12 @@ def test_field_loads_still_read_our_context(prog_type, off, want):
     prog = [Insn(0x61, 0, 1, off, 0), EXIT()]
     fd = k.prog_load(ProgLoadAttr(prog_type, encode(prog), license="GPL")).fd
     assert k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PKT)).retval == want
+
+
+def test_field_stores_still_write_our_context():
+    """A converted store of `mark` still lands in the context test_run hands back."""
+    k = EmulatedKernel()
+    prog = [MOV64_IMM(2, 0x55), Insn(0x63, 1, 2, 8, 0), MOV64_IMM(0, 0), EXIT()]
+    fd = k.prog_load(ProgLoadAttr(ProgType.SCHED_CLS, encode(prog), license="GPL")).fd
+    out = k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PKT, ctx_in=bytes(SK_BUFF.size)))
+    assert SK_BUFF.get(bytearray(out.ctx_out), "mark") == 0x55
