@@ -365,7 +365,7 @@ def call_map_ptrs(insns: list[Insn], aux, starts=(), reg: int = 1) -> dict[int, 
 def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_spec_v1: bool) -> int:
     """Apply the rewrites of the module docstring to `x` (fixups.Xlated).  Returns how
     many calls were replaced."""
-    from harness.kernel.fixups import patch_many      # fixups imports this module
+    from harness.kernel.patcher import patch_many
 
     maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=1)
     plan: list[tuple[int, list[Insn], int | None]] = []
@@ -439,7 +439,7 @@ def optimize_bpf_loop(x) -> int:
     whose flags are the constant 0 on every path (the verifier's fit_for_inline, here from
     reg_facts), with the spill area below the function's stack (x.stack_depth, which
     grows by it).  Runs without the JIT too.  Returns the calls inlined."""
-    from harness.kernel.fixups import patch_many
+    from harness.kernel.patcher import patch_many
 
     starts = sorted(x.subprog_starts)
     stack_depth = x.stack_depth
