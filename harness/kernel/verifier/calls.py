@@ -363,8 +363,11 @@ class CallChecks:
         return callee
 
     def check_func_call(self, idx: int, target: int) -> int:
-        """Enter a static subprogram: R1-R5 carry over; returns the next insn index."""
+        """Enter a static subprogram: R1-R5 carry over; returns the next insn index.  A
+        global one is not entered (globalfn.py)."""
         sub = self.subprog_of[target]
+        if sub in self.globals:
+            return self.check_global_call(idx, sub)
         caller = self.st.cur
         callee = self.push_frame(idx, sub)
         for r in range(1, 6):

@@ -24,6 +24,7 @@ from harness.kernel.verifier import alu, cfg, tnum
 from harness.kernel.verifier.calls import CallChecks
 from harness.kernel.verifier.ctxaccess import LD_ABS_TYPES, PKT_READ
 from harness.kernel.verifier.memory import MemoryChecks, coerce_to_size
+from harness.kernel.verifier.globalfn import GlobalFuncChecks
 from harness.kernel.verifier.precision import PrecisionChecks
 from harness.kernel.verifier.regs import (
     CONST_PTR_TO_MAP, MAYBE_NULL, NOT_INIT, PKT_TYPES, PTR_TO_ARENA, PTR_TO_BTF_ID, PTR_TO_CTX,
@@ -78,7 +79,7 @@ def _seq(rec: StateRecord) -> int:
     return rec.seq
 
 
-class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
+class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
     def __init__(self, ctx):
         self.ctx = ctx
         self.insns = ctx.insns
@@ -115,6 +116,9 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
         self.st: VState | None = None
         self.subprogs: list[int] = []
         self.stack_depth: list[int] = []
+        self.globals: dict = {}          # subprog index -> globalfn.GlobalFunc
+        self.linfo: list = []            # BTF line info records (init_linfo)
+        self.verifying = 0               # the subprogram whose own verification runs
         self.has_arena = any(getattr(m, "map_type", None) == MapType.ARENA for m in ctx.used_maps)
 
     # --- small utilities -----------------------------------------------------------------
@@ -196,13 +200,12 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             self.do_check_main()
             if not self.log.level & LEVEL2:
                 self.log.reset(0)           # a finished do_check rewinds a level-1 log
+            self.do_check_subprogs()
             self.check_max_stack_depth()
         except (VerifyError, cfg.CfgError) as e:
             if isinstance(e, cfg.CfgError):
                 self.log.write(e.message + "\n")
             err = e
-        if err is None and not self.log.level & LEVEL2:
-            self.log.reset(0)
         if self.log.level & STATS:
             usec = (time.perf_counter_ns() - t0) // 1000
             self.log.enabled = True
@@ -224,6 +227,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             for n, s in enumerate(self.subprogs):
                 self.log.write(f"func#{n} @{s}\n")
         cfg.check_subprogs(insns, self.subprogs)
+        self.globals = self.find_global_funcs()
         cfg.check_opcodes(insns)
         self.check_map_prog_compatibility()
         self.stack_depth = [0] * len(self.subprogs)
@@ -261,7 +265,52 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             if self.prog_type in _TRACING_TYPES:
                 raise cfg.CfgError(errno.EINVAL, "tracing progs cannot use bpf_spin_lock yet")
 
+    def init_linfo(self) -> None:
+        """BTF line info (the source line of an instruction, printed before it as
+        `; <source> @ <file>:<line>` when it changes: verbose_linfo)."""
+        self.linfo = []
+        self.prev_linfo = None
+        btf = getattr(getattr(self.ctx, "btf", None), "btf", None)
+        records = sorted(self.ctx.attr.line_info or ())
+        if btf is None or not records:
+            return
+        self.linfo = records
+        self.linfo_offs = [r[0] for r in records]
+        self.linfo_btf = btf
+
+    def verbose_linfo(self, idx: int) -> None:
+        n = bisect.bisect_right(self.linfo_offs, idx) - 1
+        if n < 0:
+            return
+        _, file_off, line_off, line_col = self.linfo[n]
+        if line_off == self.prev_linfo:       # the same source text is not repeated
+            return
+        self.prev_linfo = line_off
+        try:
+            text = self.linfo_btf.string_at(line_off).lstrip()
+            name = self.linfo_btf.string_at(file_off).rsplit("/", 1)[-1]
+        except Exception:               # a bad string offset: nothing to show
+            return
+        self.log.write(f"; {text} @ {name}:{line_col >> 10}\n")
+
+    def main_prototype_note(self) -> None:
+        """6.18 prepares the main program's BTF arguments too, and logs (without failing)
+        an argument it cannot type, e.g. a `void *ctx`."""
+        from harness.kernel.verifier.globalfn import prototype
+        btf = getattr(getattr(self.ctx, "btf", None), "btf", None)
+        info = dict(self.ctx.attr.func_info or ())
+        if btf is None or 0 not in info:
+            return
+        try:
+            g = prototype(btf, info[0], self.prog_type)
+        except Exception:               # malformed BTF was refused at load already
+            return
+        if g.error.startswith("arg#"):
+            self.log.write(g.error + "\n")
+
     def do_check_main(self) -> None:
+        self.init_linfo()
+        self.main_prototype_note()
         st = VState()
         f = Frame(0, 0, -1)
         f.regs[1].mark_ptr(PTR_TO_CTX)
@@ -270,6 +319,14 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
         self.st = st
         self.scratch_all()
         self.do_check()
+
+    def reset_exploration(self) -> None:
+        """free_states between two do_check_common runs: the explored states go (the
+        counters of processed instructions and states do not)."""
+        self.explored = {}
+        self.active = {}
+        self.branch_stack = []
+        self.cur_states = 0
 
     def check_max_stack_depth(self) -> None:
         """Combined stack of a call chain, each frame rounded up to 32 bytes."""
@@ -324,6 +381,8 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
                         self.scr_all = self.keep_scratch
                     if self.scr_all or self.scr_regs or self.scr_stack:
                         log.state(idx, self.state_text(False))
+                    if self.linfo:
+                        self.verbose_linfo(idx)
                     log.insn(idx, self.disasm(idx))
                 do_print_state = False
                 self.next_idx = None
@@ -628,6 +687,12 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
             d.set_view32((0, U32), 0, U32, -(1 << 31), (1 << 31) - 1)
             return
         if i.off == 0:
+            # w1 = w2: a source that fits 32 bits is copied whole and stays linked
+            if s.umax.bit_length() <= 32:
+                if s.var[1] and not s.id:
+                    s.id = self.new_id()
+                d.assign(s)
+                return
             view = s.view(32)
             d.mark_unknown()
             d.set_view32(*view)
@@ -793,6 +858,11 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks):
         if len(st.frames) > 1:
             return self.prepare_func_exit(idx)
         r0 = st.cur.regs[0]
+        if self.verifying:
+            if r0.type != SCALAR:
+                self.fail(errno.EINVAL, f"At subprogram exit the register R0 is not a scalar "
+                                        f"value ({r0.type_str()})")
+            return None
         if self.is_pointer_value(r0):
             self.fail(errno.EACCES, "R0 leaks addr as return value")
         rng = RETURN_RANGES.get(self.prog_type)

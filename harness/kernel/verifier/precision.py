@@ -163,7 +163,8 @@ class PrecisionChecks:
         log2 = self.log.enabled and self.log.level & LEVEL2
         entries = st.hist[:-1] if skip_current else st.hist
         last_idx = st.insn_idx
-        first_idx = st.rec.idx if st.rec is not None else 0
+        start = self.subprogs[self.verifying]        # where this verification began
+        first_idx = st.rec.idx if st.rec is not None else start
         subseq = -1
         state = st
         try:
@@ -199,7 +200,7 @@ class PrecisionChecks:
                 entries = parent.hist
                 last = entries[-1] if entries else first_idx
                 last_idx = last if last.__class__ is int else last[0]
-                first_idx = parent.rec.idx if parent.rec is not None else 0
+                first_idx = parent.rec.idx if parent.rec is not None else start
                 state = parent
             raise Fallback                      # marks left at the program's start
         except Fallback:
@@ -298,7 +299,13 @@ class PrecisionChecks:
         elif cl in (o.BPF_JMP, o.BPF_JMP32):
             opc = code & 0xF0
             if opc == o.BPF_CALL:
-                if s == o.BPF_PSEUDO_CALL:
+                if s == o.BPF_PSEUDO_CALL and subseq == idx + 1 and \
+                        self.subprog_of.get(idx + insn.imm + 1) in self.globals:
+                    # a global function was not entered: it only set R0
+                    regs[fr] &= ~1
+                    if regs[fr] & ARGS:
+                        raise Fallback
+                elif s == o.BPF_PSEUDO_CALL:
                     # back at the call: only arguments may still be wanted, in the caller
                     if regs[fr] & ~ARGS or bt.stack[fr] or fr == 0:
                         raise Fallback
