@@ -5,9 +5,8 @@ twice (value register r2 / context r1, then r5 / r3) and the xlated program read
 In a template `V` is the access's value register (a load's destination, a store's
 source), `C` the context register, 11 the kernel's AX.  `__sk_buff` accesses become
 accesses of struct sk_buff (one table for every skb program type, bpf_convert_ctx_access,
-except that `ifindex` gains a NULL check of skb->dev outside tc); `xdp_md` ones of struct
-xdp_buff.  Only whole-field accesses at the natural size are covered; narrow loads keep
-the UAPI offsets.
+except that `ifindex` gains a NULL check of skb->dev outside tc), narrow loads of them
+too; `xdp_md` ones of struct xdp_buff (whole fields only).
 """
 
 from __future__ import annotations
@@ -87,6 +86,34 @@ XDP_LOADS: dict[tuple[int, int], Template] = {
     (16, 4): ((0x79, 'V', 'C', 32, 0), (0x61, 'V', 'V', 8, 0),), # rx_queue_index
 }
 
+#: narrow loads of a 4-byte __sk_buff field: the whole field is loaded as above, then, when
+#: the load is narrower than the kernel field behind it (this size), shifted and masked
+#: (convert_ctx_accesses' is_narrower_load) -- `cb` words excepted, read in place
+SKB_TARGET_SIZE: dict[int, int] = {
+    0: 4,
+    4: 1,
+    8: 4,
+    12: 2,
+    16: 2,
+    20: 4,
+    24: 2,
+    28: 2,
+    32: 4,
+    36: 4,
+    40: 4,
+    44: 2,
+    68: 4,
+    72: 2,
+    84: 4,
+    88: 2,
+    132: 2,
+    136: 2,
+    160: 4,
+    164: 2,
+    176: 2,
+}
+SKB_CB = range(48, 68)
+
 #: `ifindex` outside tc: skb->dev may be NULL there
 IFINDEX_CHECKED: Template = ((0x79, 'V', 'C', 16, 0), (0x15, 'V', 0, 1, 0), (0x61, 'V', 'V', 224, 0),)
 
@@ -102,6 +129,17 @@ def ctx_template(prog_type: int, store: bool, off: int, size: int) -> Template |
         return None
     if store:
         return SKB_STORES.get((off, size))
-    if (off, size) == (40, 4) and prog_type not in TC_TYPES:
-        return IFINDEX_CHECKED
-    return SKB_LOADS.get((off, size))
+    if off in SKB_CB and size < 4:
+        return ((0x61 | {1: 0x10, 2: 0x08}[size], "V", "C", off, 0),)
+    whole = off & ~3 if size < 4 else off
+    tmpl = IFINDEX_CHECKED if (whole, size) == (40, 4) and prog_type not in TC_TYPES else None
+    if size < 4:
+        target = SKB_TARGET_SIZE.get(whole)
+        base = IFINDEX_CHECKED if whole == 40 and prog_type not in TC_TYPES else SKB_LOADS.get((whole, 4))
+        if target is None or base is None:
+            return None
+        if size >= target:
+            return base
+        shift = (off - whole) * 8
+        return base + (((0x74, "V", 0, 0, shift),) if shift else ()) + ((0x54, "V", 0, 0, (1 << size * 8) - 1),)
+    return tmpl or SKB_LOADS.get((off, size))

@@ -57,12 +57,14 @@ def real():
 
 CASES = ([(t, off, size, regs, False) for t in TYPES for (off, size) in SKB_LOADS for regs in REGS]
          + [(t, off, size, regs, True) for t in TYPES for (off, size) in SKB_STORES for regs in REGS[:2]]
-         + [(ProgType.XDP, off, size, regs, False) for (off, size) in XDP_LOADS for regs in REGS])
+         + [(ProgType.XDP, off, size, regs, False) for (off, size) in XDP_LOADS for regs in REGS]
+         + [(t, foff + sub, size, (2, 1), False) for t in TYPES for (foff, fsize) in SKB_LOADS if fsize == 4
+            for size, subs in ((1, (0, 1, 2, 3)), (2, (0, 2))) for sub in subs])
 
 
 @pytest.mark.realkernel
 @pytest.mark.parametrize("prog_type, off, size, regs, store", CASES,
-                         ids=[f"{t.name.lower()}-{'st' if st else 'ld'}-{_name(XDP_MD if t == ProgType.XDP else SK_BUFF, o)}"
+                         ids=[f"{t.name.lower()}-{'st' if st else 'ld'}{s}-{_name(XDP_MD if t == ProgType.XDP else SK_BUFF, o)}"
                               f"{o}-r{d}r{r}" for t, o, s, (d, r), st in CASES])
 def test_field_access_same_as_running_kernel(real, prog_type, off, size, regs, store):
     insns = _prog(off, size, *regs, store=store)
