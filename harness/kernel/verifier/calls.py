@@ -99,6 +99,14 @@ class CallChecks:
         for regno, size in meta["raw"]:
             self.check_helper_mem(regno, size, True, True)
         callback = meta["callback"]
+        if name == "loop":
+            # update_loop_inline_state: a zero flags argument is relied on (inlining);
+            # the iteration count decides when the callback loop ends
+            r4 = regs[4]
+            if r4.type == SCALAR and r4.var == (0, 0):
+                self.mark_precise(4)
+            if regs[1].type == SCALAR:
+                self.mark_precise(1)
         for r in range(1, 6):
             regs[r].mark_not_init()
             self.scratch_reg(r)

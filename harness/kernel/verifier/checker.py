@@ -240,6 +240,13 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             for t in range(bounds[n], bounds[n + 1]):
                 self.subprog_index[t] = n
         self.prune = cfg.check_cfg(insns, bpf_capable=True)
+        # a helper that calls a callback gets a checkpoint before it, always (6.18's
+        # mark_force_checkpoint: the callback loop is matched against it)
+        from harness.kernel.verifier.precision import SYNC_CALLBACK_HELPERS
+        self.force_ckpt = {t for t, i in enumerate(insns)
+                           if i.code == (o.BPF_JMP | o.BPF_CALL) and i.src == 0
+                           and i.imm in SYNC_CALLBACK_HELPERS}
+        self.prune |= self.force_ckpt
         self.live = cfg.live_registers(insns, self._nargs)
         if self.log.level & LEVEL2:
             self.log.write("Live regs before insn:\n")
@@ -450,7 +457,8 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         finished one that covers the current state prunes it.  Each other one misses, and
         a state that keeps missing is evicted.  Maybe record the current state."""
         st = self.st
-        add = (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
+        force = idx in self.force_ckpt
+        add = force or (self.jmps - self.prev_jmps >= 2 and self.processed - self.prev_insns >= 8)
         active = self.active.get(idx)
         done = self.explored.get(idx)
         if active and done:
@@ -472,7 +480,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                         self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
                         self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
                         raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
-                if self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
+                if not force and self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                     add = False
             elif states_equal(rec.state, st, self.live[idx] | (1 << 10), not self.privileged,
                               self.privileged):
@@ -481,7 +489,8 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                 return True
             if add:
                 rec.miss += 1
-            if rec.miss > rec.hit * 3 + 3:
+            n = 64 if force and rec.branches > 0 else 3
+            if rec.miss > rec.hit * n + n:
                 self._evict(rec)
         if states_cnt > self.max_states_per_insn:
             self.max_states_per_insn = states_cnt
