@@ -26,11 +26,44 @@ _SLOT = 100      # stack slot at r10+off is tracked as the member _SLOT - off (o
 
 
 def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
-    """For each slot of the entry function: registers (0..10) and spilled stack slots
-    (_SLOT - off) surely holding the ctx pointer."""
-    state: list[frozenset[int] | None] = [None] * len(insns)
-    state[0] = frozenset({1})
-    work = [0]
+    """For each slot: registers (0..10) and spilled stack slots (_SLOT - off) surely
+    holding the ctx pointer.  The entry function starts with it in r1; a bpf-to-bpf callee
+    does too when every reached call of it passes the context in r1 (a global function
+    taking the context, a static helper function), as the verifier's types would say."""
+    banned: set[int] = set()
+    while True:                      # restarted if a callee seeded early meets a call without ctx
+        state: list[frozenset[int] | None] = [None] * len(insns)
+        state[0] = frozenset({1})
+        _propagate(insns, state, [0])
+        seeded = {0}
+        while True:
+            sites = _call_sites_passing_ctx(insns, state)
+            new = [t for t, ok in sites.items() if ok and t not in seeded | banned and 0 <= t < len(insns)]
+            if not new:
+                break
+            for t in new:
+                seeded.add(t)
+                state[t] = frozenset({1})
+            _propagate(insns, state, new)
+        broken = {t for t, ok in _call_sites_passing_ctx(insns, state).items() if not ok and t in seeded}
+        if not broken:
+            return state
+        banned |= broken
+
+
+def _call_sites_passing_ctx(insns: list[Insn], state: list) -> dict[int, bool]:
+    """{callee start: every reached bpf-to-bpf call of it has the context in r1}"""
+    sites: dict[int, bool] = {}
+    for i, insn in enumerate(insns):
+        if state[i] is None or insn.code != (_JMP | _OP_CALL) or insn.src != 1:
+            continue
+        t = i + insn.imm + 1
+        sites[t] = sites.get(t, True) and 1 in state[i]
+    return sites
+
+
+def _propagate(insns: list[Insn], state: list, work: list[int]) -> None:
+    """The forward data flow of _ctx_regs_per_insn from the slots in `work`."""
     while work:
         i = work.pop()
         s = state[i]
@@ -76,7 +109,6 @@ def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
             if merged != state[t]:
                 state[t] = merged
                 work.append(t)
-    return state
 
 
 def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int], prog_type: int | None = None) -> int:

@@ -117,3 +117,22 @@ def test_field_stores_still_write_our_context():
     fd = k.prog_load(ProgLoadAttr(ProgType.SCHED_CLS, encode(prog), license="GPL")).fd
     out = k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PKT, ctx_in=bytes(SK_BUFF.size)))
     assert SK_BUFF.get(bytearray(out.ctx_out), "mark") == 0x55
+
+
+# a static function reading the context it was handed, from two call sites
+SUBPROG_CTX = [MOV64_REG(6, 1), Insn(0x85, 0, 1, 0, 4), MOV64_REG(7, 0), MOV64_REG(1, 6), Insn(0x85, 0, 1, 0, 1),
+               EXIT(), Insn(0x61, 0, 1, 0, 0), EXIT()]
+
+
+def test_ctx_load_in_a_callee():
+    """The callee's load converts too: every call passes the context in r1."""
+    got = _texts(_xlated(EmulatedKernel(), ProgType.SCHED_CLS, SUBPROG_CTX))
+    assert got[6] == "(61) r0 = *(u32 *)(r1 +112)"
+    k = EmulatedKernel()
+    fd = k.prog_load(ProgLoadAttr(ProgType.SCHED_CLS, encode(SUBPROG_CTX), license="GPL")).fd
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr(data_in=PKT)).retval == 64
+
+
+@pytest.mark.realkernel
+def test_ctx_load_in_a_callee_same_as_running_kernel(real):
+    assert _xlated(EmulatedKernel(), ProgType.SCHED_CLS, SUBPROG_CTX) == _xlated(real, ProgType.SCHED_CLS, SUBPROG_CTX)
