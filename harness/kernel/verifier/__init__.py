@@ -10,9 +10,10 @@ Also here: expect.py (selftest-annotation matcher used by harness/stages/verify.
 cmd.py (`python -m harness verify OBJ`).  Precision is tracked like 6.18's (precision.py:
 backtracking along the path into the recorded states); global functions are verified on
 their own from their BTF prototype (globalfn.py); BTF line info is printed before the
-instructions it covers.  Known simplifications: kfuncs and BTF-typed pointers are not
-modelled, callbacks are explored once (plus the "not called" path), and of bpf_spin_lock
-only the held lock's map is tracked (not the lock's register id).
+instructions it covers; callbacks (bpf_loop, bpf_for_each_map_elem) are pushed as paths of
+their own that come back to the helper call until the state repeats (calls.push_callback).
+Known simplifications: kfuncs and BTF-typed pointers are not modelled, and of
+bpf_spin_lock only the held lock's map is tracked (not the lock's register id).
 
 Agreement with the running kernel on the conformance suite (tests/verifier/suite.py) is
 measured by bench/verifier_agreement.py and printed by the tests/verifier pytest run;

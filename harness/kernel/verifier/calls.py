@@ -14,7 +14,8 @@ from harness.kernel.verifier.regs import (
     PTR_TO_FUNC, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR, Reg, s64,
 )
 from harness.kernel.verifier.memory import BPF_F_RDONLY_PROG, BPF_MAX_VAR_OFF
-from harness.kernel.verifier.state import Frame
+from harness.kernel.verifier.state import Frame, VState
+from harness.kernel.verifier.vlog import LEVEL2
 from harness.uapi import MapType
 
 MAX_CALL_FRAMES = 8
@@ -99,6 +100,7 @@ class CallChecks:
         for regno, size in meta["raw"]:
             self.check_helper_mem(regno, size, True, True)
         callback = meta["callback"]
+        pre = self.st.copy() if callback is not None else None   # the caller as the callback sees it
         if name == "loop":
             # update_loop_inline_state: a zero flags argument is relied on (inlining);
             # the iteration count decides when the callback loop ends
@@ -146,7 +148,7 @@ class CallChecks:
             r0.mark_unknown()
         self.scratch_reg(0)
         if callback is not None:
-            self.enter_callback(idx, name, callback, meta)
+            self.push_callback(idx, name, callback, meta, pre)
 
     def check_func_arg(self, regno: int, arg: str, args, meta: dict, proto) -> None:
         base, flags = split_type(arg)
@@ -388,20 +390,29 @@ class CallChecks:
             self.log.write("callee:\n" + callee.fmt(True, None, None) + "\n")
         return target
 
-    def enter_callback(self, idx: int, helper: str, subprog_start: int, meta: dict) -> None:
-        """Verify the callback once in a new frame; the helper may also not call it at all,
-        which the pushed branch (continuing after the call) covers."""
-        st = self.st
-        after = st.copy()
-        after.insn_idx = idx + 1
-        self.push_branch(after, idx, idx + 1)
+    def push_callback(self, idx: int, helper: str, subprog_start: int, meta: dict,
+                      pre: VState) -> None:
+        """push_callback_call: the callback is a path of its own, pushed to be explored
+        later from the caller's state at the call; this path goes on after the helper.  At
+        the callback's exit, that path comes back to the call (prepare_func_exit), which
+        calls the callback again until a state repeats (is_state_visited) or bpf_loop's
+        count is used up: callbacks are verified as if called any number of times."""
+        caller_now = self.st.cur
+        if helper == "loop":
+            r1 = pre.cur.regs[1]
+            if not pre.cur.callback_depth < r1.umax:
+                caller_now.callback_depth = 0
+                if self.log.level & LEVEL2:
+                    self.log.write(f"frame{len(pre.frames) - 1} bpf_loop iteration limit reached\n")
+                return
         sub = self.subprog_of[subprog_start]
-        callee = self.push_frame(idx, sub)
+        callee = Frame(len(pre.frames), sub, idx)
+        callee.regs[10].mark_ptr(PTR_TO_STACK)
+        callee.regs[10].frameno = callee.frameno
         callee.callback = helper
         ctx = meta.get("cb_ctx")
         if helper == "loop":
-            callee.regs[1].mark_unknown()
-            callee.regs[1].set_view64((0, 0xFFFFFFFF), 0, 0xFFFFFFFF, 0, 0xFFFFFFFF)
+            callee.regs[1].mark_unknown()               # the index (set_loop_callback_state)
             if ctx is not None:
                 callee.regs[2].assign(ctx)
             else:
@@ -418,9 +429,12 @@ class CallChecks:
                 callee.regs[4].assign(ctx)
             else:
                 callee.regs[4].mark_const(0)
-        self.scratch_all()
-        st.insn_idx = subprog_start
-        self.next_idx = subprog_start
+        if len(pre.frames) >= MAX_CALL_FRAMES:
+            self.fail(errno.E2BIG, f"the call stack of {len(pre.frames) + 1} frames is too deep")
+        pre.cur.callback_depth += 1
+        pre.frames.append(callee)
+        caller_now.callback_depth = 0
+        self.push_branch(pre, idx, subprog_start)
 
     def prepare_func_exit(self, idx: int) -> int:
         st = self.st
@@ -433,7 +447,14 @@ class CallChecks:
                 self.mark_precise(0)
             st.frames.pop()
             self.check_retval(r0, (0, 1), "At callback return")
-            caller.regs[0].mark_unknown()
+            # back to the helper call with the caller as it was: the loop goes on there
+            self.scratch_all()
+            if self.log.enabled:
+                self.log.write("returning from callee:\n" + callee.fmt(True, None, None) + "\n")
+                self.log.write(f"to caller at {callee.callsite}:\n" + caller.fmt(True, None, None) + "\n")
+            self.widen_imprecise_scalars(callee.callsite)
+            self.returned = True
+            return callee.callsite
         else:
             if r0.type == PTR_TO_STACK and r0.frameno >= callee.frameno:
                 self.fail(errno.EINVAL, "cannot return stack pointer to the caller")

@@ -409,6 +409,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                 if not log.level & LEVEL2:
                     log.reset(*logpos)
                 do_print_state = True
+                self.keep_scratch = True        # a popped state prints again (not a return)
                 self.scratch_all()
                 continue
             prev_idx = idx
@@ -467,9 +468,17 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             recs = list(reversed(active or done or ()))
         quick = key = None
         states_cnt = 0
+        lives = [self.frame_live(st, n) for n in range(len(st.frames))]
         for rec in recs:
             states_cnt += 1
-            if rec.branches > 0:
+            if rec.branches > 0 and force:
+                # back at a callback-calling helper: the loop ends where the state repeats,
+                # compared by ranges (RANGE_WITHIN), precise or not
+                if states_equal(rec.state, st, lives, True, self.privileged):
+                    rec.hit += 1
+                    self.propagate_precision(rec.state)
+                    return True
+            elif rec.branches > 0:
                 if quick is None:
                     quick = _quick_key(st)
                 if rec.quick == quick:
@@ -482,8 +491,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                         raise VerifyError(errno.EINVAL, f"infinite loop detected at insn {idx}")
                 if not force and self.jmps - self.prev_jmps < 20 and self.processed - self.prev_insns < 100:
                     add = False
-            elif states_equal(rec.state, st, self.live[idx] | (1 << 10), not self.privileged,
-                              self.privileged):
+            elif states_equal(rec.state, st, lives, not self.privileged, self.privileged):
                 rec.hit += 1
                 self.propagate_precision(rec.state)
                 return True
@@ -992,6 +1000,42 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         if bits == 64:
             self.match_pkt_pointers(st, opc, d, s, taken)
         return True
+
+    def widen_imprecise_scalars(self, callsite: int) -> None:
+        """Back at a callback-calling helper: a scalar no decision depended on (imprecise
+        in the checkpoint of the previous visit and now) that changed since becomes
+        unknown, so the loop reaches a fixed point (6.18 widen_imprecise_scalars)."""
+        st = self.st
+        sites = [f.callsite for f in st.frames]
+        prev = None
+        for rec in reversed(self.active.get(callsite, ())):
+            if [f.callsite for f in rec.state.frames] == sites:
+                prev = rec.state
+                break
+        if prev is None:
+            return
+        from harness.kernel.verifier.state import IdMap, regsafe
+        idmap = IdMap()
+
+        def exact(o, c) -> bool:
+            return (o.var == c.var and o.smin == c.smin and o.smax == c.smax and o.umin == c.umin
+                    and o.umax == c.umax and o.s32min == c.s32min and o.s32max == c.s32max
+                    and o.u32min == c.u32min and o.u32max == c.u32max and idmap.check(o.id, c.id))
+        for fo, fc in zip(prev.frames, st.frames):
+            for o, c in zip(fo.regs, fc.regs):
+                if o.type == SCALAR and c.type == SCALAR and not o.precise and not c.precise \
+                        and not exact(o, c):
+                    c.mark_unknown()
+            for spi, (types, c) in enumerate(fc.stack):
+                if spi >= len(fo.stack) or c is None or c.type != SCALAR or types[7] != 1:
+                    continue
+                o = fo.stack[spi][1]
+                if o is not None and o.type == SCALAR and not o.precise and not c.precise \
+                        and not exact(o, c):
+                    w = c.copy()
+                    w.mark_unknown()
+                    fc.stack[spi] = (types, w)
+        del regsafe
 
     def frame_live(self, st: VState, fr: int) -> int:
         """Registers of frame `fr` live at this point (collect_linked_regs links only

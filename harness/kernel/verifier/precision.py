@@ -172,6 +172,8 @@ class PrecisionChecks:
                 if log2:
                     self.log.write(f"mark_precise: frame{bt.frame}: last_idx {last_idx} "
                                    f"first_idx {first_idx} subseq_idx {subseq} \n")
+                if subseq < 0:
+                    subseq = last_idx           # the walk starts after the current insn
                 relevant = self.bt_relevant()
                 regs = bt.regs
                 for e in reversed(entries):
@@ -323,6 +325,16 @@ class PrecisionChecks:
                     if regs[fr] & ARGS:
                         raise Fallback
             elif opc == o.BPF_EXIT:
+                nxt = self.insns[subseq] if 0 <= subseq < len(self.insns) else None
+                if nxt is not None and nxt.code == (o.BPF_JMP | o.BPF_CALL) and nxt.src == 0 \
+                        and nxt.imm in SYNC_CALLBACK_HELPERS:
+                    # a callback's exit, back at the helper that called it: the caller's
+                    # registers there are the ones it had before the call, which this path
+                    # does not lead to; 6.18 ends the walk here
+                    for n in range(MAX_FRAMES):
+                        regs[n] = 0
+                        bt.stack[n] = 0
+                    return
                 if regs[fr] & ARGS or fr + 1 >= MAX_FRAMES:
                     raise Fallback
                 prev = self.insns[subseq - 1] if subseq >= 1 else None

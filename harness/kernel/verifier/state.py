@@ -20,7 +20,8 @@ MAX_BPF_REG = 11
 
 
 class Frame:
-    __slots__ = ("regs", "stack", "frameno", "subprog", "callsite", "callback", "cb_kind")
+    __slots__ = ("regs", "stack", "frameno", "subprog", "callsite", "callback", "cb_kind",
+                 "callback_depth")
 
     def __init__(self, frameno: int, subprog: int, callsite: int):
         self.regs = [Reg() for _ in range(MAX_BPF_REG)]
@@ -30,6 +31,7 @@ class Frame:
         self.callsite = callsite       # insn index of the call that created this frame (-1 main)
         self.callback = None           # helper name when this frame is a callback
         self.cb_kind = ""
+        self.callback_depth = 0        # callback iterations pushed from this frame
 
     def copy(self) -> "Frame":
         f = Frame.__new__(Frame)
@@ -37,6 +39,7 @@ class Frame:
         f.stack = list(self.stack)
         f.frameno, f.subprog, f.callsite = self.frameno, self.subprog, self.callsite
         f.callback, f.cb_kind = self.callback, self.cb_kind
+        f.callback_depth = self.callback_depth
         return f
 
     @property
@@ -71,6 +74,8 @@ class Frame:
                 out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types[:j])}{reg.fmt(self.frameno)}")
                 continue
             out.append(f" fp{off}={''.join(SLOT_CHAR[t] for t in types)}")
+        if self.callback:
+            out.append(" cb")
         return "".join(out)
 
 
@@ -269,22 +274,26 @@ def _stack_safe(o: Frame, c: Frame, idmap: IdMap, all_precise: bool, uninit_ok: 
     return True
 
 
-def states_equal(old: VState, cur: VState, live: int, all_precise: bool = False,
+def states_equal(old: VState, cur: VState, lives, all_precise: bool = False,
                  uninit_ok: bool = True) -> bool:
-    """old covers cur.  `live` is the bitmask of registers live in the innermost frame;
-    precision comes from the explored state's marks (precision.py)."""
+    """old covers cur.  `lives[n]` is the bitmask of registers live in frame n (the
+    innermost at this instruction, the others at their call); precision comes from the
+    explored state's marks (precision.py), or `all_precise` (unprivileged, or 6.18's
+    RANGE_WITHIN comparison of a callback loop)."""
     if len(old.frames) != len(cur.frames):
         return False
     if len(old.refs) != len(cur.refs) or old.lock != cur.lock:
         return False
     idmap = IdMap()
-    last = len(old.frames) - 1
     for n, (fo, fc) in enumerate(zip(old.frames, cur.frames)):
         if fo.callsite != fc.callsite or fo.subprog != fc.subprog:
             return False
+        if fo.callback_depth > fc.callback_depth:
+            return False
+        live = lives[n] | (1 << 10)
         cregs = fc.regs
         for i, ro in enumerate(fo.regs):
-            if n == last and not (live >> i) & 1:
+            if not (live >> i) & 1:
                 continue
             t = ro.type
             if t == NOT_INIT:
