@@ -203,6 +203,87 @@ def gen_ld_abs(x: Xlated) -> int:
     return len(found)
 
 
+# ----------------------------------------------------------------------------------------
+# Zero extension after a 32-bit cmpxchg (opt_subreg_zext_lo32_rnd_hi32): x86-64 needs no
+# zero extension in general, but BPF_CMPXCHG always loads r0 while some CPUs' instruction
+# only does so on success, so the kernel adds `w0 = w0` (BPF_ZEXT_REG: imm 1) after a
+# 32-bit one whose r0 the verifier saw read as 64 bits later (zext_dst).  We find such
+# reads with a forward walk from the cmpxchg until r0 is redefined, reads taken as 64-bit
+# the way the verifier's is_reg64 takes them.
+
+ZEXT_R0 = Insn(0xBC, 0, 0, 0, 1)
+
+
+def _reads_r0_64(insn: Insn) -> bool:
+    cls, op, x = insn.code & 0x07, insn.code & 0xF0, insn.code & 0x08
+    if cls == _JMP:
+        if op == _OP_EXIT:
+            return True
+        if op == _OP_CALL:
+            return False                                      # r0 is no argument
+        return insn.dst == 0 or (bool(x) and insn.src == 0)
+    if cls == _ALU64:
+        if op == 0xD0:                                        # bswap: 16/32 are 32-bit reads
+            return insn.dst == 0 and insn.imm == 64
+        reads_dst = op != 0xB0
+        return (reads_dst and insn.dst == 0) or (bool(x) and insn.src == 0)
+    if cls == _ALU:
+        return op == 0xD0 and insn.imm == 64 and insn.dst == 0
+    if cls == 0x03:                                           # STX (atomics included)
+        return (insn.src == 0 or (insn.code & 0xE0 == 0xC0 and insn.imm & 0xF0 == 0xF0)) \
+            and insn.code & 0x18 == 0x18
+    return (cls == 0x01 and insn.src == 0) or (cls == 0x02 and insn.dst == 0)    # r0 as a pointer
+
+
+def _defines_r0(insn: Insn) -> bool:
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    if insn.code == LD_IMM64 or cls in (_ALU, _ALU64, 0x01):
+        return insn.dst == 0
+    if cls == _JMP and op == _OP_CALL:
+        return True
+    if cls == 0x03 and insn.code & 0xE0 == 0xC0:              # atomics: cmpxchg writes r0
+        return insn.imm == 0xF1 or (insn.imm & 0x01 and insn.src == 0)
+    return cls == 0x00                                        # LD_ABS / LD_IND
+
+
+def _succ(insns: list[Insn], i: int) -> list[int]:
+    insn = insns[i]
+    cls, op = insn.code & 0x07, insn.code & 0xF0
+    if insn.code == LD_IMM64:
+        return [i + 2]
+    if cls not in (_JMP, _JMP32) or op == _OP_CALL:
+        return [i + 1]
+    if op == _OP_EXIT:
+        return []
+    if op == _OP_JA:
+        return [i + (insn.imm if cls == _JMP32 else insn.off) + 1]
+    return [i + 1, i + insn.off + 1]
+
+
+def zext_cmpxchg32(x: Xlated) -> int:
+    """Add BPF_ZEXT_REG(r0) after each 32-bit cmpxchg whose r0 is read as 64 bits on some
+    path before being written again.  Returns how many."""
+    insns, n = x.insns, len(x.insns)
+    patches = []
+    for i, insn in enumerate(insns):
+        if insn.code != 0xC3 or insn.imm != 0xF1 or (i and insns[i - 1].code == LD_IMM64):
+            continue
+        seen, work, needed = set(), [t for t in _succ(insns, i) if 0 <= t < n], False
+        while work and not needed:
+            j = work.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            if _reads_r0_64(insns[j]):
+                needed = True
+            elif not _defines_r0(insns[j]):
+                work += [t for t in _succ(insns, j) if 0 <= t < n]
+        if needed:
+            patches.append((i, [insn, ZEXT_R0]))
+    patch_many(x, patches)
+    return len(patches)
+
+
 def do_misc_fixups(x: Xlated, *, jit_percpu_insn: bool, jit_enabled: bool,
                    bypass_spec_v1: bool = True) -> None:
     """Insert the percpu mov after percpu ld_imm64 value loads; enforce jit_required;

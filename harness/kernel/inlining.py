@@ -399,7 +399,9 @@ def lower_for_vm(insns: list[Insn], aux) -> list[Insn]:
     """The slots the VM runs: every recorded sequence becomes the original helper call (or
     instruction) followed by a jump over the rest (see the module docstring), and calls
     rewritten by fixups.jit_subprogs get their relative offsets back."""
-    out = [Insn(0x05) if insn.code == 0xC2 else insn for insn in insns]     # BPF_ST_NOSPEC: a nop here
+    # BPF_ST_NOSPEC is a nop here; BPF_ZEXT_REG (w = w with imm 1) an ordinary 32-bit mov
+    out = [Insn(0x05) if insn.code == 0xC2 else insn.replace(imm=0) if insn.code == 0xBC and insn.imm == 1
+           else insn for insn in insns]
     for i, a in enumerate(aux):
         if not a.extra:
             continue

@@ -100,6 +100,7 @@ class ProgCommands:
         fixups.optimize_dead_code(x)     # a CAP_BPF loader: dead code removed, not trapped
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)
+        fixups.zext_cmpxchg32(x)
         max_ctx = fixups.max_ctx_offset(x.insns)
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:

@@ -384,3 +384,21 @@ INNER_MAP_CASES = {
     "inner_hash_of_maps": inner_map_lookup(MapType.HASH_OF_MAPS),
     "inner_flag_not_inlined": inner_map_lookup(MapType.ARRAY_OF_MAPS, BPF_F_INNER_MAP),
 }
+
+
+# --- `w0 = w0` after a 32-bit cmpxchg whose r0 is read as 64 bits later
+_CMPXCHG_W = Insn(0xC3, 10, 1, -8, 0xF1)
+_CMPXCHG_BASE = [ST_MEM(8, 10, -8, 5), MOV64_IMM(0, 5), MOV64_IMM(1, 9), _CMPXCHG_W]
+ZEXT_CASES = {
+    "zext_exit": _fixed(_CMPXCHG_BASE + [EXIT()]),
+    "zext_alu32_use": _fixed(_CMPXCHG_BASE + [Insn(0x04, 0, 0, 0, 1), EXIT()]),
+    "zext_jmp64": _fixed(_CMPXCHG_BASE + [JEQ_IMM(0, 5, 1), MOV64_IMM(0, 1), EXIT()]),
+    "zext_jmp32_then_exit": _fixed(_CMPXCHG_BASE + [Insn(0x16, 0, 0, 1, 5), MOV64_IMM(0, 1), EXIT()]),
+    "zext_redefined": _fixed(_CMPXCHG_BASE + [MOV64_IMM(0, 1), EXIT()]),
+    "zext_mov32_copy": _fixed(_CMPXCHG_BASE + [Insn(0xBC, 2, 0), MOV64_IMM(0, 0), EXIT()]),
+    "zext_stx_w": _fixed(_CMPXCHG_BASE + [STX_MEM(4, 10, 0, -16), MOV64_IMM(0, 0), EXIT()]),
+    "zext_stx_dw": _fixed(_CMPXCHG_BASE + [STX_MEM(8, 10, 0, -16), MOV64_IMM(0, 0), EXIT()]),
+    "zext_alu64_src": _fixed(_CMPXCHG_BASE + [MOV64_IMM(2, 0), ALU64_REG(ADD, 2, 0), MOV64_IMM(0, 0), EXIT()]),
+    "zext_not_for_dw": _fixed([ST_MEM(8, 10, -8, 5), MOV64_IMM(0, 5), MOV64_IMM(1, 9), Insn(0xDB, 10, 1, -8, 0xF1),
+                               EXIT()]),
+}

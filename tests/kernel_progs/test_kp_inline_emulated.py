@@ -20,7 +20,7 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_IMM, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, ZEXT_CASES, SUBPROG_CASES, lookup_prog
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -412,3 +412,17 @@ def test_inner_map_known_by_its_template():
     aux = [InsnAux() for _ in insns]
     aux[0].map = outer
     assert call_map_ptrs(insns, aux) == {2: outer, 5: Outer.inner_map_meta}
+
+
+@pytest.mark.parametrize("name, zext", [("zext_exit", True), ("zext_alu32_use", False), ("zext_jmp64", True),
+                                        ("zext_jmp32_then_exit", True), ("zext_redefined", False),
+                                        ("zext_mov32_copy", False), ("zext_stx_w", False), ("zext_stx_dw", True),
+                                        ("zext_alu64_src", True), ("zext_not_for_dw", False)])
+def test_cmpxchg32_zero_extension(name, zext):
+    """`w0 = w0` (BPF_ZEXT_REG) right after the cmpxchg exactly where 6.18 puts it."""
+    k = EmulatedKernel()
+    prog_type, insns, _ = ZEXT_CASES[name](k)
+    fd = k.prog_load(ProgLoadAttr(prog_type, encode(insns), license="GPL")).fd
+    x = decode(k.prog_get_info(fd).xlated)
+    assert (x[4] == Insn(0xBC, 0, 0, 0, 1)) == zext
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr()).retval in (0, 1, 5, 6)

@@ -15,7 +15,10 @@ from harness.isa.disasm import disasm
 from harness.kernel import EmulatedKernel
 from harness.kernelapi import BpfError, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INNER_MAP_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, lookup_prog, normalise, smp_id
+from kp_inline_progs import (
+    CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INNER_MAP_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES,
+    MAY_GOTO_CASES, RAW_TP, SUBPROG_CASES, ZEXT_CASES, lookup_prog, normalise, smp_id,
+)
 
 pytestmark = pytest.mark.realkernel
 
@@ -42,7 +45,8 @@ def _xlated(k, build):
             k.close(m)
 
 
-ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES, **LOOP_CASES, **MAY_GOTO_CASES, **INTERACTION_CASES, **LD_ABS_CASES}
+ALL_CASES = {**CASES, **DEAD_CODE_CASES, **FASTCALL_CASES, **DIV_CASES, **SUBPROG_CASES, **LOOP_CASES,
+             **MAY_GOTO_CASES, **INTERACTION_CASES, **LD_ABS_CASES, **ZEXT_CASES}
 
 
 @pytest.mark.parametrize("name", list(ALL_CASES))
@@ -89,6 +93,7 @@ RUN_CASES = {
     **SUBPROG_CASES,
     **LOOP_CASES,
     **MAY_GOTO_CASES,
+    **ZEXT_CASES,
     **{n: b for n, b in INTERACTION_CASES.items() if n != "fastcall_helper_write"},   # (reads kernel memory)
     **{n: b for n, b in FASTCALL_CASES.items() if n != "fastcall_other_helper"},    # (that one reads the clock)
 }
