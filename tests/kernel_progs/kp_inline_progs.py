@@ -9,7 +9,10 @@ from __future__ import annotations
 from harness.isa import Insn
 from harness.kernelapi import MapCreateAttr
 from harness.uapi import BPF_F_INNER_MAP, MapType, ProgType
-from kp_asm import ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_IMM64, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM, STX_MEM
+from kp_asm import (
+    ADD, ALU64_IMM, ALU64_REG, CALL, EXIT, JEQ_IMM, LD_FUNC, LD_IMM64, LD_MAP_FD, LDX_MEM, MOV64_IMM, MOV64_REG, ST_MEM,
+    STX_MEM,
+)
 
 LOOKUP, UPDATE, SMP_ID, JIFFIES, LOOKUP_PERCPU = 1, 2, 8, 118, 195
 RAW_TP = ProgType.RAW_TRACEPOINT

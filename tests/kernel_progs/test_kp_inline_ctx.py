@@ -64,14 +64,16 @@ CASES = ([(t, off, size, regs, False) for t in TYPES for (off, size) in SKB_LOAD
 
 @pytest.mark.realkernel
 @pytest.mark.parametrize("prog_type, off, size, regs, store", CASES,
-                         ids=[f"{t.name.lower()}-{'st' if st else 'ld'}{s}-{_name(XDP_MD if t == ProgType.XDP else SK_BUFF, o)}"
-                              f"{o}-r{d}r{r}" for t, o, s, (d, r), st in CASES])
+                         ids=[f"{t.name.lower()}-{'st' if st else 'ld'}{s}-"
+                              f"{_name(XDP_MD if t == ProgType.XDP else SK_BUFF, o)}{o}-r{d}r{r}"
+                              for t, o, s, (d, r), st in CASES])
 def test_field_access_same_as_running_kernel(real, prog_type, off, size, regs, store):
     insns = _prog(off, size, *regs, store=store)
     emulated, running = _xlated(EmulatedKernel(), prog_type, insns), _xlated(real, prog_type, insns)
     if isinstance(emulated, str) != isinstance(running, str):
-        pytest.skip(f"the verifiers disagree on this access (emulated {emulated if isinstance(emulated, str) else 'loads'}, "
-                    f"running {running if isinstance(running, str) else 'loads'}): harness/kernel/verifier's concern")
+        verdicts = [v if isinstance(v, str) else "loads" for v in (emulated, running)]
+        pytest.skip(f"the verifiers disagree on this access (emulated {verdicts[0]}, running {verdicts[1]}): "
+                    "harness/kernel/verifier's concern")
     assert emulated == running
 
 

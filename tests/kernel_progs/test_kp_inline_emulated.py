@@ -20,7 +20,10 @@ from harness.kernel.vm import Memory, VmFault
 from harness.kernelapi import MapCreateAttr, ProgLoadAttr
 from harness.uapi import BPF_F_TEST_RUN_ON_CPU, MapType, ProgType
 from kp_asm import CALL, EXIT, LD_MAP_FD, MOV64_IMM, MOV64_REG
-from kp_inline_progs import CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES, RAW_TP, ZEXT_CASES, SUBPROG_CASES, lookup_prog
+from kp_inline_progs import (
+    CASES, DEAD_CODE_CASES, DIV_CASES, FASTCALL_CASES, INTERACTION_CASES, LD_ABS_CASES, LOOP_CASES, MAY_GOTO_CASES,
+    RAW_TP, SUBPROG_CASES, ZEXT_CASES, lookup_prog,
+)
 
 SMP_ID = ["0: (b7) r0 = -2092916684", "1: (bf) r0 = &(void __percpu *)(r0)", "2: (61) r0 = *(u32 *)(r0 +0)",
           "3: (95) exit"]
@@ -115,7 +118,8 @@ def test_inlined_lookup_runs(map_type, value, key, want, jit):
     k = EmulatedKernel(KernelConfig(nr_cpus=2, jit_enabled=jit))
     fd = k.map_create(MapCreateAttr(map_type, 4, 8, 4))
     one = value.to_bytes(8, "little")
-    k.map_update_elem(fd, (1).to_bytes(4, "little"), one * 2 if map_type in (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY) else one)
+    percpu = map_type in (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY)
+    k.map_update_elem(fd, (1).to_bytes(4, "little"), one * 2 if percpu else one)
     assert _run(k, lookup_prog(fd, key), 1) == want
 
 
@@ -167,8 +171,10 @@ DEAD_CODE_EXPECT = {
 }
 DEAD_CODE_EXPECT["jump_back_to_nop"] = ["0: (b7) r0 = 0", "1: (07) r0 += 1", "2: (a5) if r0 < 0x3 goto pc-2",
                                          "3: (95) exit"]
-DEAD_CODE_RETVAL = {"jump_back_to_nop": 3, "dead_fallthrough": 1, "dead_target": 2, "dead_in_loop": 3, "nops": 5, "dead_subprog": 6,
-                    "live_subprog_after_hole": 9, "dead_ldimm64": 3}
+DEAD_CODE_RETVAL = {
+    "jump_back_to_nop": 3, "dead_fallthrough": 1, "dead_target": 2, "dead_in_loop": 3,
+    "nops": 5, "dead_subprog": 6, "live_subprog_after_hole": 9, "dead_ldimm64": 3,
+}
 
 
 @pytest.mark.parametrize("name", list(DEAD_CODE_EXPECT))

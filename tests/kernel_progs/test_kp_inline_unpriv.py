@@ -1,7 +1,7 @@
 """Inlined array lookups and tail calls for a loader with CAP_BPF but not CAP_PERFMON
-(bypass_spec_v1 off: the index is bound-checked and masked), against the running kernel.  The real side runs in a child process
-that drops every capability but CAP_BPF (capset(2)); skipped with the reason when bpf(2)
-or capset is unavailable.  The program avoids stack writes, whose first use the kernel
+(bypass_spec_v1 off: the index is bound-checked and masked), against the running kernel.
+The real side runs in a child process that drops every capability but CAP_BPF (capset(2));
+skipped with the reason when bpf(2) or capset is unavailable.  The program avoids stack writes, whose first use the kernel
 fences with a nospec barrier for such loaders (a verifier fact we do not record yet)."""
 
 from __future__ import annotations
