@@ -734,3 +734,14 @@ case("ptr_alu_sane_offset_before_operator", "mov %r0, 0x7fffffff\nmul %r0, %r10\
      "EINVAL: math between fp pointer and 2147483647 is not allowed")
 case("ptr_alu_unbounded_before_bitwise", "ldxw %r0, [%r1+0]\nlsh %r0, 32\nxor %r0, %r10\nexit",
      "EINVAL: math between fp pointer and register with unbounded min value is not allowed")
+# linked scalars with an offset (6.18 BPF_ADD_CONST: `id=1+4`)
+case("linked_add_const_narrows_source", "ldxw %r2, [%r1+0]\nmov %r3, %r2\nadd %r3, 4\njgt %r3, 10, +2\n"
+     "mov %r0, %r2\nmov %r0, %r3\nmov %r0, 0\nexit", "ok")
+case("linked_add_const32", "ldxw %r2, [%r1+0]\nmov %r3, %r2\nadd32 %r3, -5\njgt32 %r3, 10, +2\n"
+     "mov %r0, %r2\nmov %r0, %r3\nmov %r0, 0\nexit", "ok")
+case("linked_sub_const_through_spill", "ldxw %r2, [%r1+0]\nmov %r3, %r2\nsub %r3, 8\nstxdw [%r10-8], %r3\n"
+     "jlt %r2, 20, +2\nldxdw %r0, [%r10-8]\nmov %r0, %r2\nmov %r0, 0\nexit", "ok")
+case("linked_add_const_bounds_stack_offset", "ldxw %r2, [%r1+0]\nand %r2, 0xff\nmov %r3, %r2\nadd %r3, 100\n"
+     "mov %r4, %r10\nadd %r4, -512\njgt %r3, 300, +2\nadd %r4, %r2\nstb [%r4+0], 1\nmov %r0, 0\nexit", "ok")
+case("linked_copy_of_offset_register_starts_new_link", "ldxw %r2, [%r1+0]\nmov %r3, %r2\nadd %r3, 4\n"
+     "mov %r4, %r3\njgt %r2, 10, +3\nmov %r0, %r3\nmov %r0, %r4\nmov %r0, %r2\nmov %r0, 0\nexit", "ok")

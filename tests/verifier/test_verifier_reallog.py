@@ -368,6 +368,11 @@ LOG1_EXACT = [
     'same_register_jump_narrows_in_place',
     'ptr_alu_sane_offset_before_operator',
     'ptr_alu_unbounded_before_bitwise',
+    'linked_add_const_narrows_source',
+    'linked_add_const32',
+    'linked_sub_const_through_spill',
+    'linked_add_const_bounds_stack_offset',
+    'linked_copy_of_offset_register_starts_new_link',
 ]
 # Level-2 logs agree for the same programs except these (level 1 agrees for them):
 LEVEL2_DIFFERS = {

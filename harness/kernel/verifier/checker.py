@@ -75,6 +75,20 @@ def _quick_key(st: VState):
     return (len(st.frames), *[(r.type, r.var, r.off) for r in st.frames[-1].regs])
 
 
+def _linked_copy(known: Reg, reg: Reg) -> Reg:
+    """sync_linked_regs for one register: `known`'s value, shifted by the difference of
+    the two offsets when they are linked with one (reg keeps its own id and offset)."""
+    out = known.copy()
+    if not (known.link or reg.link) or (known.link == reg.link and known.delta == reg.delta):
+        return out
+    k = Reg.const(reg.delta - known.delta)
+    alu.scalar_op(o.BPF_ADD, 64, out, k)
+    out.id, out.link, out.delta = reg.id, reg.link, reg.delta
+    if 32 in (known.link, reg.link):
+        coerce_to_size(out, 4, False)
+    return out
+
+
 def _seq(rec: StateRecord) -> int:
     return rec.seq
 
@@ -643,7 +657,48 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         else:
             if opc in (o.BPF_AND, o.BPF_OR) and s.var[1] == 0:
                 self.maybe_fork_scalars(i, d)
+            pid, plink = d.id, d.link
             alu.scalar_op(opc, bits, d, s)
+            d.link = d.delta = 0
+            if pid and self.privileged and opc in (o.BPF_ADD, o.BPF_SUB):
+                self.link_add_const(d, pid, plink, s, bits, opc)
+
+    def assign_id_before_mov(self, s: Reg) -> None:
+        """assign_scalar_id_before_mov: a copied unknown scalar shares an id with its copy
+        (ranges learned on one apply to the other); a register that is itself `rY + K`
+        starts a new link."""
+        if s.type != SCALAR:
+            return
+        if s.link:
+            s.id = 0
+            s.link = s.delta = 0
+        if not s.id and s.var[1]:
+            s.id = self.new_id()
+
+    def link_add_const(self, d: Reg, pid: int, plink: int, s: Reg, bits: int, opc: int) -> None:
+        """`rX += K` / `rX -= K` on a linked scalar keeps the link with the offset K
+        (6.18's BPF_ADD_CONST, printed id=1+4): a range learned on rX or on its copies
+        moves to the others shifted by K.  Once only, and K must fit an s32."""
+        t = s.view(bits)[0]
+        if t[1]:
+            return
+        val = t[0]
+        if bits == 64:
+            val = s64(val)
+            if not -(1 << 31) <= val < (1 << 31):
+                return
+        elif plink:
+            return
+        off = val - (1 << 32) if bits == 32 and val >> 31 else val
+        if opc == o.BPF_SUB:
+            if off == -(1 << 31):
+                return
+            off = -off
+        if plink:
+            return
+        d.id = pid
+        d.link = bits
+        d.delta = off
 
     def maybe_fork_scalars(self, i, d: Reg) -> None:
         """6.18 (maybe_fork_scalars): `x & K` / `x | K` with x in [-1, 0] (LLVM's select
@@ -686,8 +741,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         s, d = regs[i.src], regs[i.dst]
         if bits == 64:
             if i.off == 0:
-                if s.type == SCALAR and s.var[1] and not s.id:
-                    s.id = self.new_id()
+                self.assign_id_before_mov(s)
                 d.assign(s)
                 return
             if s.type != SCALAR:
@@ -706,8 +760,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         if i.off == 0:
             # w1 = w2: a source that fits 32 bits is copied whole and stays linked
             if s.umax.bit_length() <= 32:
-                if s.var[1] and not s.id:
-                    s.id = self.new_id()
+                self.assign_id_before_mov(s)
                 d.assign(s)
                 return
             view = s.view(32)
@@ -1051,11 +1104,11 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             live = self.frame_live(st, fr)
             for n, other in enumerate(f.regs):
                 if other is not r and other.id == r.id and other.type == SCALAR and live >> n & 1:
-                    other.assign(r)
+                    other.assign(_linked_copy(r, other))
             for spi, (types, other) in enumerate(f.stack):
                 if other is not None and other is not r and other.id == r.id \
                         and other.type == SCALAR:
-                    f.stack[spi] = (types, r.copy())     # slots are shared between copies
+                    f.stack[spi] = (types, _linked_copy(r, other))   # slots are shared
 
     def mark_ptr_or_null(self, st: VState, rid: int, ref: int, is_null: bool) -> None:
         if is_null and ref:

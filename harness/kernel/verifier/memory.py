@@ -316,8 +316,8 @@ class MemoryChecks:
         aligned = start % 8 == 0
         if val is not None and val.type == SCALAR and aligned and self.privileged:
             fits = val.umax.bit_length() <= 8 * size
-            if fits and not val.id and val.var[1]:
-                val.id = self.new_id()           # assign_scalar_id_before_mov: slot and reg linked
+            if fits:
+                self.assign_id_before_mov(val)   # slot and register linked
             r = val.copy()
             if not fits:
                 r.id = 0
@@ -406,9 +406,9 @@ class MemoryChecks:
                 # truncates it to `size`); a value wider than the load loses its link
                 width = spilled.umax.bit_length()
                 if self.privileged and size == 4 and spill_size == 4 and width <= 32 \
-                        and not spilled.id and spilled.var[1]:
+                        and (spilled.link or not spilled.id) and spilled.var[1]:
                     spilled = spilled.copy()
-                    spilled.id = self.new_id()
+                    self.assign_id_before_mov(spilled)
                     frame.stack[spi] = (types, spilled)
                 r = spilled.copy()
                 if width > size * 8:

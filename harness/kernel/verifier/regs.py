@@ -100,7 +100,7 @@ class Reg:
     """One register (or a spilled register on the stack)."""
     __slots__ = ("type", "flags", "off", "var", "smin", "smax", "umin", "umax",
                  "s32min", "s32max", "u32min", "u32max", "id", "ref_obj_id", "map",
-                 "range", "mem_size", "frameno", "subprog", "precise")
+                 "range", "mem_size", "frameno", "subprog", "precise", "link", "delta")
 
     def __init__(self, type_: int = NOT_INIT):
         self.type = type_
@@ -114,6 +114,8 @@ class Reg:
         self.frameno = 0
         self.subprog = 0
         self.precise = False
+        self.link = 0                  # linked scalar with an offset: 64 or 32 (BPF_ADD_CONST)
+        self.delta = 0                 # ... this register = the linked value + delta
         self.set_unbounded()
         if type_ != SCALAR:
             self.set_const_bounds(0)
@@ -127,6 +129,7 @@ class Reg:
         r.flags = r.off = r.id = r.ref_obj_id = r.range = r.mem_size = r.frameno = r.subprog = 0
         r.map = None
         r.precise = False
+        r.link = r.delta = 0
         v &= U64
         r.var = (v, 0)
         r.smin = r.smax = v - (1 << 64) if v >> 63 else v
@@ -144,6 +147,7 @@ class Reg:
         r.u32max = self.u32max; r.id = self.id; r.ref_obj_id = self.ref_obj_id
         r.map = self.map; r.range = self.range; r.mem_size = self.mem_size
         r.frameno = self.frameno; r.subprog = self.subprog; r.precise = self.precise
+        r.link = self.link; r.delta = self.delta
         return r
 
     def assign(self, o: "Reg") -> None:
@@ -179,6 +183,7 @@ class Reg:
         self.range = 0
         self.mem_size = 0
         self.precise = False
+        self.link = self.delta = 0
         self.var = tnum.UNKNOWN
         self.smin, self.smax, self.umin, self.umax = S64_MIN, S64_MAX, 0, U64
         self.s32min, self.s32max, self.u32min, self.u32max = S32_MIN, S32_MAX, 0, U32
@@ -189,6 +194,7 @@ class Reg:
         self.flags = self.off = self.id = self.ref_obj_id = self.range = self.mem_size = 0
         self.map = None
         self.precise = False
+        self.link = self.delta = 0
         v &= U64
         self.var = (v, 0)
         self.smin = self.smax = v - (1 << 64) if v >> 63 else v
@@ -435,7 +441,7 @@ class Reg:
             return prefix + snum(s64(self.var[0] + self.off))
         parts = []
         if self.id:
-            parts.append(f"id={self.id}")
+            parts.append(f"id={self.id}{self.delta:+d}" if self.link else f"id={self.id}")
         if self.ref_obj_id:
             parts.append(f"ref_obj_id={self.ref_obj_id}")
         if t in MAP_PTR_TYPES and self.map is not None:

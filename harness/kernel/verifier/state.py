@@ -206,7 +206,9 @@ def regsafe(o: Reg, c: Reg, idmap: IdMap, all_precise: bool = False) -> bool:
     if o.type == SCALAR:
         if not o.precise and not all_precise:
             return True
-        if not idmap.check_scalar(o.id, c.id):
+        if o.link and (o.link != c.link or o.delta != c.delta):
+            return False
+        if not idmap.check_scalar(o.id | o.link << 40, c.id | c.link << 40):
             return False
         return _range_within(o, c) and tnum.contains(o.var, c.var)
     if o.flags != c.flags or o.off != c.off or o.map is not c.map or o.mem_size != c.mem_size:
@@ -314,7 +316,7 @@ def states_equal(old: VState, cur: VState, lives, all_precise: bool = False,
 def _reg_key(r: Reg):
     return (r.type, r.flags, r.off, r.var, r.smin, r.smax, r.umin, r.umax, r.s32min, r.s32max,
             r.u32min, r.u32max, r.id, r.ref_obj_id, id(r.map), r.range, r.mem_size, r.frameno,
-            r.subprog)
+            r.subprog, r.link, r.delta)
 
 
 def states_identical(a: VState, b: VState) -> bool:
