@@ -478,11 +478,15 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         done = self.explored.get(idx)
         if active and done:
             recs = sorted(active + done, key=_seq, reverse=True)
+        elif active or done:
+            recs = list(reversed(active or done))    # evictions below change the list
         else:
-            recs = list(reversed(active or done or ()))
+            recs = ()
         quick = key = None
         states_cnt = 0
-        lives = [self.frame_live(st, n) for n in range(len(st.frames))]
+        if recs:
+            nf = len(st.frames)
+            lives = [self.live[idx]] if nf == 1 else [self.frame_live(st, n) for n in range(nf)]
         for rec in recs:
             states_cnt += 1
             if rec.branches > 0 and force:

@@ -176,19 +176,26 @@ class PrecisionChecks:
                     subseq = last_idx           # the walk starts after the current insn
                 relevant = self.bt_relevant()
                 regs = bt.regs
+                want = regs[bt.frame]
                 for e in reversed(entries):
                     if e.__class__ is int:
+                        if not log2:
+                            k = relevant[e]
+                            if k is not None and not want & k:
+                                subseq = e          # cannot change what is wanted
+                                continue
                         idx, stack, linked = e, None, None
                     else:
                         idx, stack, linked = e
-                    if not log2 and linked is None:
-                        k = relevant[idx]
-                        if k is not None and not regs[bt.frame] & k and (
-                                stack is None or not bt.stack[stack[0]] >> stack[1] & 1):
-                            subseq = idx            # cannot change what is wanted
-                            continue
+                        if not log2 and linked is None:
+                            k = relevant[idx]
+                            if k is not None and not want & k and (
+                                    stack is None or not bt.stack[stack[0]] >> stack[1] & 1):
+                                subseq = idx
+                                continue
                     self._bt_insn(idx, stack, linked, subseq, bt, log2)
-                    if not regs[bt.frame] and bt.empty():
+                    want = regs[bt.frame]
+                    if not want and bt.empty():
                         return
                     subseq = idx
                 rec = state.rec
