@@ -25,16 +25,18 @@ _CALL_CLOBBERS = frozenset({0, 1, 2, 3, 4, 5})
 _SLOT = 100      # stack slot at r10+off is tracked as the member _SLOT - off (off < 0)
 
 
-def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
+def _ctx_regs_per_insn(insns: list[Insn], seen: list[bool] | None = None) -> list[frozenset[int] | None]:
     """For each slot: registers (0..10) and spilled stack slots (_SLOT - off) surely
     holding the ctx pointer.  The entry function starts with it in r1; a bpf-to-bpf callee
     does too when every reached call of it passes the context in r1 (a global function
-    taking the context, a static helper function), as the verifier's types would say."""
+    taking the context, a static helper function), as the verifier's types would say.
+    With `seen` (the verifier's reached slots), nothing flows out of unreached slots: a
+    dead call does not make the context unknown after a join."""
     banned: set[int] = set()
     while True:                      # restarted if a callee seeded early meets a call without ctx
         state: list[frozenset[int] | None] = [None] * len(insns)
         state[0] = frozenset({1})
-        _propagate(insns, state, [0])
+        _propagate(insns, state, [0], seen)
         seeded = {0}
         while True:
             sites = _call_sites_passing_ctx(insns, state)
@@ -44,7 +46,7 @@ def _ctx_regs_per_insn(insns: list[Insn]) -> list[frozenset[int] | None]:
             for t in new:
                 seeded.add(t)
                 state[t] = frozenset({1})
-            _propagate(insns, state, new)
+            _propagate(insns, state, new, seen)
         broken = {t for t, ok in _call_sites_passing_ctx(insns, state).items() if not ok and t in seeded}
         if not broken:
             return state
@@ -62,10 +64,12 @@ def _call_sites_passing_ctx(insns: list[Insn], state: list) -> dict[int, bool]:
     return sites
 
 
-def _propagate(insns: list[Insn], state: list, work: list[int]) -> None:
+def _propagate(insns: list[Insn], state: list, work: list[int], seen: list[bool] | None = None) -> None:
     """The forward data flow of _ctx_regs_per_insn from the slots in `work`."""
     while work:
         i = work.pop()
+        if seen is not None and not seen[i]:
+            continue
         s = state[i]
         insn = insns[i]
         cls, op = insn.code & 0x07, insn.code & 0xF0
@@ -84,8 +88,12 @@ def _propagate(insns: list[Insn], state: list, work: list[int]) -> None:
             succs = [i + 1]
         elif cls in (0x00, 0x01):                      # legacy LD / LDX
             out, succs = s - {insn.dst, 0}, [i + 1]
-        elif cls == 0x03 and (insn.code & 0xE0) == 0xC0:   # atomics may write src or r0
-            out, succs = s - {insn.src, 0}, [i + 1]
+        elif cls == 0x03 and (insn.code & 0xE0) == 0xC0:   # atomics
+            written = ({0} if insn.imm == 0xF1 else {insn.dst} if insn.imm == 0x100   # cmpxchg, load_acq
+                       else {insn.src} if insn.imm & 0x01 and insn.imm != 0x110 else set())   # fetch ops
+            if insn.dst == 10:                         # the memory operand may be a spill slot
+                written |= {_SLOT - (insn.off & ~7), _SLOT - insn.off}
+            out, succs = s - written, [i + 1]
         elif cls in (0x02, 0x03):
             if insn.dst == 10:                         # a stack store: spill or overwrite
                 out = s - {_SLOT - (insn.off & ~7), _SLOT - insn.off}
@@ -111,6 +119,28 @@ def _propagate(insns: list[Insn], state: list, work: list[int]) -> None:
                 work.append(t)
 
 
+CTX_ACCESS = "ctx_access"      # aux.extra mark: this slot loads from / stores to the context
+
+
+def mark_ctx_accesses(x: Xlated) -> int:
+    """Mark the loads from and stores to the context (aux.extra[CTX_ACCESS]) on the program
+    as verified, before rewrites insert calls that would hide the context from the data
+    flow (the kernel keeps the verifier's pointer type per instruction for the same use);
+    the marks travel with their slots through every patch.  Only reached slots when the
+    verifier marked any.  Returns how many."""
+    verified = any(a.seen for a in x.aux)
+    regs = _ctx_regs_per_insn(x.insns, [a.seen for a in x.aux] if verified else None)
+    done = 0
+    for i, insn in enumerate(x.insns):
+        s = regs[i]
+        if not s or (verified and not x.aux[i].seen):
+            continue
+        if ((insn.code & 0xE7) == 0x61 and insn.src in s) or ((insn.code & 0xE7) == 0x63 and insn.dst in s):
+            x.aux[i].extra[CTX_ACCESS] = True
+            done += 1
+    return done
+
+
 def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int], prog_type: int | None = None) -> int:
     """Rewrite u32 loads of context pointer fields (`pointer_fields`: UAPI offset ->
     hidden u64 offset).  With `prog_type`, whole-field loads and stores of `__sk_buff` /
@@ -121,15 +151,15 @@ def convert_ctx_accesses(x: Xlated, pointer_fields: dict[int, int], prog_type: i
         return 0
     from harness.kernel.ctxconv import ctx_template
     from harness.kernel.inlining import INLINED
-    regs = _ctx_regs_per_insn(x.insns)
+    if not any(a.extra and CTX_ACCESS in a.extra for a in x.aux):
+        mark_ctx_accesses(x)          # nobody marked them on the program as loaded: do it now
     patches = []
     done = 0
     for i, insn in enumerate(x.insns):
-        s = regs[i]
-        if not s:
+        if not (x.aux[i].extra and x.aux[i].extra.get(CTX_ACCESS)):
             continue
-        load = (insn.code & 0xE7) == 0x61 and insn.src in s                 # LDX | MEM from the ctx
-        store = (insn.code & 0xE7) == 0x63 and insn.dst in s                # STX | MEM into it
+        load = (insn.code & 0xE7) == 0x61                                   # LDX | MEM from the ctx
+        store = (insn.code & 0xE7) == 0x63                                  # STX | MEM into it
         if not (load or store):
             continue
         runtime = insn
@@ -175,15 +205,18 @@ def insert_nospec(x: Xlated) -> int:
 _SIZE_BYTES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
 
 
-def max_ctx_offset(insns: list[Insn]) -> int:
-    """prog->aux->max_ctx_offset: the end of the furthest context byte the entry function
-    loads (raw_tp and syscall test_run refuse a shorter ctx_in with EINVAL)."""
+def max_ctx_offset(insns: list[Insn], seen: list[bool] | None = None) -> int:
+    """prog->aux->max_ctx_offset: the end of the furthest context byte the program loads
+    (raw_tp and syscall test_run refuse a shorter ctx_in with EINVAL).  The verifier
+    computes it while checking, so take the program as loaded, before any rewrite (an
+    inserted call would hide the context from the data flow), and, when `seen` is given,
+    only the slots the verifier reached."""
     if not insns:
         return 0
-    regs = _ctx_regs_per_insn(insns)
+    regs = _ctx_regs_per_insn(insns, seen)
     end = 0
     for i, insn in enumerate(insns):
         s = regs[i]
-        if s and (insn.code & 0xE7) == 0x61 and insn.src in s:      # LDX | MEM, any size
+        if s and (insn.code & 0xE7) == 0x61 and insn.src in s and (seen is None or seen[i]):
             end = max(end, insn.off + _SIZE_BYTES[insn.code & 0x18])
     return end

@@ -18,7 +18,7 @@ import errno
 
 from harness.isa import Insn
 from harness.kernel.ctxfix import (  # noqa: F401
-    ST_NOSPEC, convert_ctx_accesses, insert_nospec, max_ctx_offset,
+    CTX_ACCESS, ST_NOSPEC, convert_ctx_accesses, insert_nospec, mark_ctx_accesses, max_ctx_offset,
 )
 from harness.kernel.deadcode import (  # noqa: F401
     DEAD_CODE_TRAP, MAY_GOTO_0, NOP, opt_hard_wire_dead_code_branches, opt_remove_dead_code, opt_remove_nops,

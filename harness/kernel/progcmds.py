@@ -92,6 +92,9 @@ class ProgCommands:
         x = fixups.Xlated(list(ctx.insns), list(ctx.aux),
                           list(result.subprog_starts or [0]), list(attr.func_info), list(attr.line_info))
         x.stack_depth = list(result.stack_depth)
+        verified = [a.seen for a in x.aux] if any(a.seen for a in x.aux) else None
+        max_ctx = fixups.max_ctx_offset(x.insns, verified)     # as verified, before any rewrite
+        fixups.mark_ctx_accesses(x)
         remove_fastcall_spills_fills(x, prog_type=attr.prog_type, expected_attach_type=attr.expected_attach_type,
                                      privileged=self.config.privileged, fastcall_ids=fastcall_inlined_helpers(
                                          jit_enabled=self.config.jit_enabled,
@@ -101,7 +104,6 @@ class ProgCommands:
         fixups.do_misc_fixups(x, jit_percpu_insn=self.config.has("jit_percpu_insn"),
                               jit_enabled=self.config.jit_enabled, bypass_spec_v1=self.config.privileged)
         fixups.zext_cmpxchg32(x)
-        max_ctx = fixups.max_ctx_offset(x.insns)
         layout = ctx_layout(attr.prog_type, attr.expected_attach_type)
         if layout is not None:
             fixups.convert_ctx_accesses(x, layout.pointer_fields(), attr.prog_type)

@@ -138,3 +138,21 @@ def test_ctx_load_in_a_callee():
 @pytest.mark.realkernel
 def test_ctx_load_in_a_callee_same_as_running_kernel(real):
     assert _xlated(EmulatedKernel(), ProgType.SCHED_CLS, SUBPROG_CTX) == _xlated(real, ProgType.SCHED_CLS, SUBPROG_CTX)
+
+
+@pytest.mark.parametrize("name, prog", [
+    # a may_goto (rewritten into a call) before the context load
+    ("may_goto_first", [Insn(0xE5, 0, 0, 1, 0), MOV64_IMM(0, 1), Insn(0x61, 2, 1, 0, 0), MOV64_IMM(0, 0), EXIT()]),
+    # a call in dead code joining the live path before the load
+    ("dead_call", [MOV64_IMM(2, 100), Insn(0x65, 2, 0, 1, 63), Insn(0x85, 0, 0, 0, 5), Insn(0x61, 2, 1, 0, 0),
+                   MOV64_IMM(0, 0), EXIT()]),
+])
+def test_max_ctx_offset_sees_loads_past_rewrites(name, prog):
+    """raw_tp refuses a missing ctx_in when the program reads the context (max_ctx_offset,
+    taken from the program as verified), instead of faulting in the VM."""
+    k = EmulatedKernel()
+    fd = k.prog_load(ProgLoadAttr(ProgType.RAW_TRACEPOINT, encode(prog), license="GPL")).fd
+    with pytest.raises(BpfError) as e:
+        k.prog_test_run(fd, kernelapi.TestRunAttr())
+    assert e.value.errno_name == "EINVAL"
+    assert k.prog_test_run(fd, kernelapi.TestRunAttr(ctx_in=bytes(8))).retval == 0
