@@ -745,3 +745,10 @@ case("linked_add_const_bounds_stack_offset", "ldxw %r2, [%r1+0]\nand %r2, 0xff\n
      "mov %r4, %r10\nadd %r4, -512\njgt %r3, 300, +2\nadd %r4, %r2\nstb [%r4+0], 1\nmov %r0, 0\nexit", "ok")
 case("linked_copy_of_offset_register_starts_new_link", "ldxw %r2, [%r1+0]\nmov %r3, %r2\nadd %r3, 4\n"
      "mov %r4, %r3\njgt %r2, 10, +3\nmov %r0, %r3\nmov %r0, %r4\nmov %r0, %r2\nmov %r0, 0\nexit", "ok")
+# map-in-map: a lookup gives map_value_or_null; checked, it is the inner map (its template)
+AOM = MapSpec(MapType.ARRAY_OF_MAPS, 4, 4, 1, inner=ARR)
+INNER_LOOKUP = LOOKUP_NN + "mov %r1, %r0\nstw [%r10-8], 0\nmov %r2, %r10\nadd %r2, -8\ncall 1\n"
+case("map_in_map_lookup_inner", INNER_LOOKUP + "jeq %r0, 0, out\nldxdw %r0, [%r0+0]\nexit\n" + OUT,
+     "ok", maps={"m": AOM})
+case("map_in_map_unchecked", LOOKUP + "mov %r1, %r0\nstw [%r10-8], 0\nmov %r2, %r10\nadd %r2, -8\ncall 1\n"
+     "mov %r0, 0\nexit", "EACCES: R1 type=map_value_or_null expected=map_ptr", maps={"m": AOM})

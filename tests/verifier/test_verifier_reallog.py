@@ -373,6 +373,8 @@ LOG1_EXACT = [
     'linked_sub_const_through_spill',
     'linked_add_const_bounds_stack_offset',
     'linked_copy_of_offset_register_starts_new_link',
+    'map_in_map_lookup_inner',
+    'map_in_map_unchecked',
 ]
 # Level-2 logs agree for the same programs except these (level 1 agrees for them):
 LEVEL2_DIFFERS = {

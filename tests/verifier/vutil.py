@@ -39,6 +39,7 @@ class MapSpec:
     init: bytes | None = None      # value of key 0 (array maps), written before freezing
     freeze: bool = False
     btf_value: str = ""            # name of a VALUE_BTF type ("locked", "pair"): map with BTF
+    inner: "MapSpec | None" = None  # map-in-map: the inner map template (also entry 0)
 
 
 def _btf(strings: list[str], types: list[tuple]) -> bytes:
@@ -94,8 +95,15 @@ def build(prog: Prog, kernel: EmulatedKernel) -> list[Insn]:
             data, ids = value_btf()
             btf = dict(btf_fd=kernel.btf_load(data), btf_key_type_id=ids["int"],
                        btf_value_type_id=ids[m.btf_value])
+        if m.inner is not None:
+            i = m.inner
+            inner_fd = kernel.map_create(MapCreateAttr(i.map_type, i.key_size, i.value_size,
+                                                       i.max_entries, i.flags, map_name=name + "_in"))
+            btf = dict(btf, inner_map_fd=inner_fd)
         fd = kernel.map_create(MapCreateAttr(m.map_type, m.key_size, m.value_size, m.max_entries,
                                              m.flags, map_name=name, **btf))
+        if m.inner is not None:
+            kernel.map_update_elem(fd, bytes(m.key_size), inner_fd.to_bytes(4, "little"), 0)
         if m.init is not None:
             kernel.map_update_elem(fd, bytes(m.key_size), m.init, 0)
         if m.freeze:

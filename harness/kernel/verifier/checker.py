@@ -75,6 +75,26 @@ def _quick_key(st: VState):
     return (len(st.frames), *[(r.type, r.var, r.off) for r in st.frames[-1].regs])
 
 
+class InnerMapMeta:
+    """The kernel's inner_map_meta: a copy of the template map without its name (the log
+    shows `map_ptr(ks=4,vs=8)`); one per template, so states compare equal."""
+    _views: dict = {}
+
+    def __init__(self, m):
+        self._m = m
+        self.name = ""
+
+    def __getattr__(self, k):
+        return getattr(self._m, k)
+
+    @classmethod
+    def of(cls, m) -> "InnerMapMeta":
+        v = cls._views.get(id(m))
+        if v is None or v._m is not m:
+            v = cls._views[id(m)] = cls(m)
+        return v
+
+
 def _linked_copy(known: Reg, reg: Reg) -> Reg:
     """sync_linked_regs for one register: `known`'s value, shifted by the difference of
     the two offsets when they are linked with one (reg keeps its own id and offset)."""
@@ -1133,6 +1153,11 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             r.mark_const(0)
         else:
             r.flags &= ~MAYBE_NULL
+            inner = getattr(r.map, "inner_map_meta", None) if r.type == PTR_TO_MAP_VALUE else None
+            if inner is not None:
+                # a map-in-map lookup gives the inner map (typed by the outer map's template)
+                r.type = CONST_PTR_TO_MAP
+                r.map = InnerMapMeta.of(inner)
             if r.type != PTR_TO_SOCK_COMMON:
                 r.id = 0
 
