@@ -18,6 +18,10 @@ match with `__xlated(...)`.  We make the same rewrites, with the same conditions
 * bpf_jiffies64 when the JIT is on: `r0 = &jiffies ll; r0 = *(u64 *)(r0 +0)`.
 * bpf_tail_call, JIT or not, when the prog array was created without CAP_PERFMON:
   `if r3 >= max_entries goto +2; w3 &= index_mask` in front (runs as written).
+* bpf_loop with one constant callback and flags 0 (optimize_bpf_loop, JIT or not): the
+  counted loop of inline_bpf_loop, r6-r8 saved below the function's stack (runs as
+  written).  `reg_facts` (maps, callback addresses, constants per register and stack
+  slot) decides it, as it decides the map lookups.
 
 Kernel data-structure offsets are the running 6.18 kernel's (offsetof(struct bpf_array,
 value) = 312 ...); tests/kernel_progs/test_kp_inline_real.py checks them against it.
@@ -27,7 +31,8 @@ buffer, not in one `struct bpf_array` allocation the sequence could index, and h
 elements have no kernel layout.  So each inlined map lookup (and jiffies64, whose value is
 our virtual clock) is recorded on its first slot's aux (`extra[INLINED]` = (helper id,
 length)) and runenv.runtime_insns runs the original helper there instead, jumping over
-the rest of the sequence; the result (r0) is the same, and no register the sequence
+the rest of the sequence (lower_for_vm; fixups use the same record for sequences the VM
+runs as one original instruction: signed division guards, may_goto, context accesses); the result (r0) is the same, and no register the sequence
 writes besides r0 is readable after a call (the verifier marks r1-r5 unreadable).
 
 Which map a call uses comes from `call_map_ptrs`, a forward data-flow pass over the
