@@ -145,6 +145,8 @@ def ctx_template(prog_type: int, store: bool, off: int, size: int) -> Template |
         return None
     if store:
         return SKB_STORES.get((off, size))
+    if (off, size) in SKB_LOADS and (off, size) != (40, 4):
+        return SKB_LOADS[(off, size)]                     # a whole field (tstamp_type is one byte)
     if off in SKB_CB and size < 4:
         return ((0x61 | {1: 0x10, 2: 0x08}[size], "V", "C", off, 0),)
     whole = off & ~3 if size < 4 else off

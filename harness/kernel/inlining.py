@@ -32,8 +32,9 @@ elements have no kernel layout.  So each inlined map lookup (and jiffies64, whos
 our virtual clock) is recorded on its first slot's aux (`extra[INLINED]` = (helper id,
 length)) and runenv.runtime_insns runs the original helper there instead, jumping over
 the rest of the sequence (lower_for_vm; fixups use the same record for sequences the VM
-runs as one original instruction: signed division guards, may_goto, context accesses); the result (r0) is the same, and no register the sequence
-writes besides r0 is readable after a call (the verifier marks r1-r5 unreadable).
+runs as one original instruction: signed division guards, may_goto, context
+accesses); the result (r0) is the same, and no register the sequence writes besides r0
+is readable after a call (the verifier marks r1-r5 unreadable).
 
 Which map a call uses comes from `call_map_ptrs`, a forward data-flow pass over the
 program (registers and 8-byte stack slots holding a map loaded by ld_imm64, or the inner
@@ -237,7 +238,7 @@ def _drop_const_slots(s: dict) -> None:
         del s[key]
 
 
-def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
+def _step(insns: list[Insn], aux, i: int, s: dict, keep: frozenset = frozenset()) -> tuple[dict, list[int]]:
     """Transfer function of reg_facts: the state after slot i and its successors."""
     insn = insns[i]
     code, cls = insn.code, insn.code & 0x07
@@ -292,7 +293,7 @@ def _step(insns: list[Insn], aux, i: int, s: dict) -> tuple[dict, list[int]]:
     if op == 0x90:                                             # exit
         return out, []
     if op == 0x80:                                             # every kind of call
-        for r in _CLOBBERED:
+        for r in ((0,) if insn.src == 0 and insn.imm in keep else _CLOBBERED):
             out.pop(r, None)
         _drop_const_slots(out)
         outer = s.get(1)
@@ -315,12 +316,13 @@ def _join(a: dict, b: dict) -> dict:
     return {k: v for k, v in a.items() if k in b and _same(b[k], v)}
 
 
-def reg_facts(insns: list[Insn], aux, starts=()) -> list[dict | None]:
+def reg_facts(insns: list[Insn], aux, starts=(), keep: frozenset = frozenset()) -> list[dict | None]:
     """Per slot (None if unreached): what registers and 8-byte stack slots ("fp", off)
     surely hold on entry -- a map (ld_imm64 of a map), ("func", start) (a callback
     address) or ("k", value) (a constant from a mov or ld_imm64), through copies, spills
     and fills.  Every function start (`starts`, bpf-to-bpf call targets, callback
-    addresses) begins with nothing known; a call leaves r0-r5 unknown."""
+    addresses) begins with nothing known; a call leaves r0-r5 unknown, one of the helpers
+    in `keep` (inlined with bpf_fastcall's contract) only r0."""
     seeds = {0, *starts}
     for i, insn in enumerate(insns):
         if i and insns[i - 1].code == LD_IMM64:
@@ -338,7 +340,7 @@ def reg_facts(insns: list[Insn], aux, starts=()) -> list[dict | None]:
             work.append(s)
     while work:
         i = work.pop()
-        out, succs = _step(insns, aux, i, state[i])
+        out, succs = _step(insns, aux, i, state[i], keep)
         for t in succs:
             if not 0 <= t < n:
                 continue
@@ -355,9 +357,10 @@ def _helper_calls(insns: list[Insn]):
             yield i, insn
 
 
-def call_map_ptrs(insns: list[Insn], aux, starts=(), reg: int = 1) -> dict[int, object]:
+def call_map_ptrs(insns: list[Insn], aux, starts=(), reg: int = 1,
+                  keep: frozenset = frozenset()) -> dict[int, object]:
     """{slot of a helper call: the map register `reg` holds there on every path} (reg_facts)."""
-    state = reg_facts(insns, aux, starts)
+    state = reg_facts(insns, aux, starts, keep)
     found = {}
     for i, _ in _helper_calls(insns):
         m = state[i].get(reg) if state[i] is not None else None
@@ -372,10 +375,11 @@ def inline_helper_calls(x, *, jit_enabled: bool, jit_percpu_insn: bool, bypass_s
     many calls were replaced."""
     from harness.kernel.patcher import patch_many
 
-    maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=1)
+    keep = fastcall_inlined_helpers(jit_enabled=jit_enabled, jit_percpu_insn=jit_percpu_insn)
+    maps = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=1, keep=keep)
     plan: list[tuple[int, list[Insn], int | None]] = []
     if not bypass_spec_v1:
-        prog_arrays = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=2)
+        prog_arrays = call_map_ptrs(x.insns, x.aux, x.subprog_starts, reg=2, keep=keep)
         for i, insn in _helper_calls(x.insns):
             m = prog_arrays.get(i)
             if insn.imm == TAIL_CALL and getattr(m, "map_type", None) == MapType.PROG_ARRAY:

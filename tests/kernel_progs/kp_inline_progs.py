@@ -405,3 +405,16 @@ ZEXT_CASES = {
     "zext_not_for_dw": _fixed([ST_MEM(8, 10, -8, 5), MOV64_IMM(0, 5), MOV64_IMM(1, 9), Insn(0xDB, 10, 1, -8, 0xF1),
                                EXIT()]),
 }
+
+
+def map_ptr_across_fastcall(k):
+    """The map pointer survives an inlined bpf_get_smp_processor_id in r1 once its
+    fastcall spill/fill is gone: the lookup after it is inlined as well."""
+    a = _map(k, MapType.ARRAY)
+    prog = [ST_MEM(4, 10, -4, 1), *LD_MAP_FD(1, a), STX_MEM(8, 10, 1, -16), CALL(SMP_ID), LDX_MEM(8, 1, 10, -16),
+            MOV64_REG(2, 10), ALU64_IMM(ADD, 2, -4), CALL(LOOKUP), JEQ_IMM(0, 0, 2), LDX_MEM(4, 0, 0, 0), EXIT(),
+            MOV64_IMM(0, 7), EXIT()]
+    return RAW_TP, prog, [a]
+
+
+CASES["map_ptr_across_fastcall"] = map_ptr_across_fastcall
