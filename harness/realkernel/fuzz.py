@@ -252,4 +252,10 @@ def fuzz_programs(real, emulated, count: int, seed: int) -> list[Difference]:
     return diffs
 
 
-FUZZERS = {"maps": fuzz_maps, "progs": fuzz_programs}
+def fuzz_ctx(real, emulated, count: int, seed: int) -> list[Difference]:
+    """Context loads and stores (harness/differential/ctxfuzz.py)."""
+    from harness.differential.ctxfuzz import fuzz_ctx as run
+    return run(real, emulated, count, seed)
+
+
+FUZZERS = {"maps": fuzz_maps, "progs": fuzz_programs, "ctx": fuzz_ctx}

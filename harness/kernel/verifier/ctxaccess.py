@@ -31,14 +31,16 @@ def _skb_common(off: int, size: int, write: bool):
         return None
     if _in(off, "cb"):
         return "scalar" if off + size <= _SKB["cb"][1] else None
-    if _in(off, "remote_ip6", "local_ip6"):
-        return "scalar" if not write else None
+    if _in(off, "remote_ip4", "local_ip4", "remote_ip6", "local_ip6"):
+        return "scalar" if not write and size == 4 else None     # whole words only (6.18)
     if _in(off, "data", "data_meta", "data_end"):
         if size != 4:
             return None
         return {"data": "pkt", "data_meta": "pkt_meta", "data_end": "pkt_end"}[
             next(n for n in ("data", "data_meta", "data_end") if _in(off, n))]
-    if _in(off, "flow_keys", "tstamp", "hwtstamp"):
+    if _in(off, "flow_keys"):
+        return None                      # only the flow dissector's (_flow_dissector)
+    if _in(off, "tstamp", "hwtstamp"):
         return "scalar" if size == 8 else None
     if _in(off, "sk"):
         return "sock_common_or_null" if (not write and size == 8) else None
@@ -68,13 +70,15 @@ def _tc(off, size, write, priv):
         return None
     if _SKB["family"][0] <= off < _SKB["local_port"][1]:
         return None
+    if off == _SKB["tstamp_type"][0] and size == 1 and not write:
+        return "scalar"                  # tc may read the one-byte tstamp_type (6.18)
     return _skb_common(off, size, write)
 
 
 def _cgroup_skb(off, size, write, priv):
-    if _in(off, "tc_classid", "data_meta", "flow_keys"):
+    if _in(off, "tc_classid", "data_meta", "flow_keys", "wire_len"):
         return None
-    if write and not _in(off, "mark", "priority", "cb"):
+    if write and not (_in(off, "mark", "priority", "cb") or (_in(off, "tstamp") and priv)):
         return None
     return _skb_common(off, size, write)
 
@@ -86,6 +90,26 @@ def _lwt(off, size, write, priv):
     if write and not _in(off, "mark", "priority", "cb"):
         return None
     return _skb_common(off, size, write)
+
+
+def _sk_skb(off, size, write, priv):
+    """sk_skb_is_valid_access: no mark, no timestamps; writes to tc_index and priority."""
+    if _in(off, "tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "mark"):
+        return None
+    if write and not _in(off, "tc_index", "priority"):
+        return None
+    return _skb_common(off, size, write)
+
+
+def _flow_dissector(off, size, write, priv):
+    """flow_dissector_is_valid_access: read-only data, data_end and the flow keys."""
+    if write or off < 0 or off >= SK_BUFF.size:
+        return None
+    if _in(off, "data", "data_end"):
+        return ("pkt" if _in(off, "data") else "pkt_end") if size == 4 and off % 4 == 0 else None
+    if _in(off, "flow_keys"):
+        return "flow_keys" if size == 8 and off == _SKB["flow_keys"][0] else None
+    return None
 
 
 def _xdp(off, size, write, priv, attach=0):
@@ -144,7 +168,8 @@ _TABLE = {
     ProgType.SOCKET_FILTER: _socket_filter,
     ProgType.SCHED_CLS: _tc, ProgType.SCHED_ACT: _tc,
     ProgType.CGROUP_SKB: _cgroup_skb,
-    ProgType.LWT_IN: _lwt, ProgType.LWT_OUT: _lwt, ProgType.LWT_XMIT: _lwt,
+    ProgType.LWT_IN: _lwt, ProgType.LWT_OUT: _lwt, ProgType.LWT_XMIT: _lwt, ProgType.LWT_SEG6LOCAL: _lwt,
+    ProgType.SK_SKB: _sk_skb, ProgType.FLOW_DISSECTOR: _flow_dissector,
     ProgType.KPROBE: _kprobe,
     ProgType.TRACEPOINT: _tracepoint,
     ProgType.RAW_TRACEPOINT: _raw_tp, ProgType.RAW_TRACEPOINT_WRITABLE: _raw_tp,

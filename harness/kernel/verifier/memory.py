@@ -231,6 +231,8 @@ class MemoryChecks:
             r.id = self.new_id()
         elif kind == "btf":
             r.mark_ptr(PTR_TO_BTF_ID)
+        elif kind == "flow_keys":
+            r.mark_ptr(PTR_TO_FLOW_KEYS)
         elif kind in ("buf", "rdonly_buf"):
             r.mark_ptr(16, MAYBE_NULL | (MEM_RDONLY if kind == "rdonly_buf" else 0))
             r.id = self.new_id()
