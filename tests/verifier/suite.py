@@ -752,3 +752,15 @@ case("map_in_map_lookup_inner", INNER_LOOKUP + "jeq %r0, 0, out\nldxdw %r0, [%r0
      "ok", maps={"m": AOM})
 case("map_in_map_unchecked", LOOKUP + "mov %r1, %r0\nstw [%r10-8], 0\nmov %r2, %r10\nadd %r2, -8\ncall 1\n"
      "mov %r0, 0\nexit", "EACCES: R1 type=map_value_or_null expected=map_ptr", maps={"m": AOM})
+# may_goto loops (6.18): the body is a path one level deeper; the loop ends at a repeated
+# state of another depth; imprecise scalars are widened
+MAY_GOTO = Insn(0xE5, 0, 0, 2, 0)
+raw("may_goto_counter_loop", [Insn(0xB7, 0, 0, 0, 0), MAY_GOTO, Insn(0x07, 0, 0, 0, 1),
+                              Insn(0x05, 0, 0, -3, 0), Insn(0x95, 0, 0, 0, 0)], "ok")
+raw("may_goto_loop_spills", [Insn(0xB7, 1, 0, 0, 0), Insn(0xE5, 0, 0, 3, 0), Insn(0x07, 1, 0, 0, 1),
+                             Insn(0x7B, 10, 1, -8, 0), Insn(0x05, 0, 0, -4, 0), Insn(0xB7, 0, 0, 0, 0),
+                             Insn(0x95, 0, 0, 0, 0)], "ok")
+raw("may_goto_loop_bounded_stack_index", [Insn(0xB7, 1, 0, 0, 0), Insn(0xE5, 0, 0, 6, 0), Insn(0x07, 1, 0, 0, 1),
+                                          Insn(0x57, 1, 0, 0, 7), Insn(0xBF, 2, 10, 0, 0), Insn(0x07, 2, 0, 0, -8),
+                                          Insn(0x0F, 2, 1, 0, 0), Insn(0x05, 0, 0, -7, 0), Insn(0xB7, 0, 0, 0, 0),
+                                          Insn(0x95, 0, 0, 0, 0)], "ok")

@@ -138,6 +138,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         self.total_states = 0
         self.cur_states = 0
         self.peak_states = 0
+        self.backedges = 0
         self.max_states_per_insn = 0
         self.scr_regs: set = set()
         self.scr_stack: set = set()
@@ -280,6 +281,8 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         self.force_ckpt = {t for t, i in enumerate(insns)
                            if i.code == (o.BPF_JMP | o.BPF_CALL) and i.src == 0
                            and i.imm in SYNC_CALLBACK_HELPERS}
+        self.may_goto = {t for t, i in enumerate(insns) if i.code == (o.BPF_JMP | o.BPF_JCOND)}
+        self.force_ckpt |= self.may_goto
         self.prune |= self.force_ckpt
         self.live = cfg.live_registers(insns, self._nargs)
         if self.log.level & LEVEL2:
@@ -468,8 +471,16 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             self._retire(rec)
             rec = rec.parent
 
+    def add_backedge(self, rec: StateRecord) -> None:
+        """A loop closed on a state still being explored: 6.18 keeps a backedge until the
+        loop's exploration ends, and counts it in peak_states."""
+        rec.backedges += 1
+        self.backedges += 1
+        self.peak_states = max(self.peak_states, self.cur_states + self.backedges)
+
     def _retire(self, rec: StateRecord) -> None:
         """A record whose subtree is fully explored: from now on it can prune paths."""
+        self.backedges -= rec.backedges
         if rec.evicted:
             self.cur_states -= 1        # off the kernel's free list once nothing runs below it
             return
@@ -509,11 +520,19 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             lives = [self.live[idx]] if nf == 1 else [self.frame_live(st, n) for n in range(nf)]
         for rec in recs:
             states_cnt += 1
-            if rec.branches > 0 and force:
+            if rec.branches > 0 and idx in self.may_goto and \
+                    rec.state.may_goto_depth != st.may_goto_depth and \
+                    states_equal(rec.state, st, lives, True, self.privileged):
+                # a may_goto loop ends where a state of another depth repeats (by ranges)
+                rec.hit += 1
+                self.add_backedge(rec)
+                self.propagate_precision(rec.state)
+                return True
+            if rec.branches > 0 and force and idx not in self.may_goto:
                 # back at a callback-calling helper: the loop ends where the state repeats,
                 # compared by ranges (RANGE_WITHIN), precise or not
                 if states_equal(rec.state, st, lives, True, self.privileged):
-                    rec.hit += 1
+                    rec.hit += 1                # (no CFG loop here: not a backedge)
                     self.propagate_precision(rec.state)
                     return True
             elif rec.branches > 0:
@@ -522,7 +541,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                 if rec.quick == quick:
                     if key is None:
                         key = state_key(st)
-                    if rec.key == key:
+                    if rec.key == key and rec.state.may_goto_depth == st.may_goto_depth:
                         self.log.write(f"infinite loop detected at insn {idx}\n")
                         self.log.write("cur state:" + st.cur.fmt(True, None, None) + "\n")
                         self.log.write("old state:" + rec.state.cur.fmt(True, None, None) + "\n")
@@ -552,7 +571,7 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             self.active.setdefault(idx, []).append(rec)
             self.prev_jmps, self.prev_insns = self.jmps, self.processed
             self.cur_states += 1
-            self.peak_states = max(self.peak_states, self.cur_states)
+            self.peak_states = max(self.peak_states, self.cur_states + self.backedges)
         return False
 
     # --- one instruction -----------------------------------------------------------------
@@ -605,9 +624,13 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
         if opc == o.BPF_JA:
             return cfg.jump_target(self.insns, idx)
         if opc == o.BPF_JCOND:
+            # may_goto: the loop body (the fall-through) is a path of its own, one level
+            # deeper; this path leaves the loop (the runtime counter may run out anytime)
             other = self.st.copy()
-            self.push_branch(other, idx, idx + i.off + 1)
-            return idx + 1
+            other.may_goto_depth += 1
+            self.widen_imprecise_scalars(idx, other)
+            self.push_branch(other, idx, idx + 1)
+            return idx + i.off + 1
         return self.check_cond_jmp(idx, i, 32 if cl == o.BPF_JMP32 else 64)
 
     # --- ALU -----------------------------------------------------------------------------
@@ -1078,17 +1101,23 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             self.match_pkt_pointers(st, opc, d, s, taken)
         return True
 
-    def widen_imprecise_scalars(self, callsite: int) -> None:
-        """Back at a callback-calling helper: a scalar no decision depended on (imprecise
-        in the checkpoint of the previous visit and now) that changed since becomes
-        unknown, so the loop reaches a fixed point (6.18 widen_imprecise_scalars)."""
-        st = self.st
+    def widen_imprecise_scalars(self, callsite: int, st: VState | None = None) -> None:
+        """Back at a callback-calling helper (or a may_goto): a scalar no decision depended
+        on (imprecise in the checkpoint of the previous visit and now) that changed since
+        becomes unknown, so the loop reaches a fixed point (6.18 widen_imprecise_scalars)."""
+        cur = self.st
+        st = st or cur
         sites = [f.callsite for f in st.frames]
+        # find_prev_entry: the nearest older checkpoint at this instruction on this path
+        rec = cur.rec
+        if rec is not None and rec.idx == callsite and st is not cur:
+            rec = rec.parent                 # (a may_goto's own checkpoint is not older)
         prev = None
-        for rec in reversed(self.active.get(callsite, ())):
-            if [f.callsite for f in rec.state.frames] == sites:
+        while rec is not None:
+            if rec.idx == callsite and [f.callsite for f in rec.state.frames] == sites:
                 prev = rec.state
                 break
+            rec = rec.parent
         if prev is None:
             return
         from harness.kernel.verifier.state import IdMap, regsafe

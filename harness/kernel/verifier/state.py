@@ -81,10 +81,11 @@ class Frame:
 
 class VState:
     """One path's state: frames (innermost last) and acquired references."""
-    __slots__ = ("frames", "refs", "rec", "insn_idx", "lock", "hist")
+    __slots__ = ("frames", "refs", "rec", "insn_idx", "lock", "hist", "may_goto_depth")
 
     def __init__(self):
         self.hist: list = []                     # the path since the last checkpoint (precision.py)
+        self.may_goto_depth = 0                  # may_goto loop iterations on this path
         self.frames: list[Frame] = []
         self.refs: list[tuple[int, int]] = []    # (ref id, insn that acquired it)
         self.rec = None                          # nearest recorded ancestor (StateRecord)
@@ -103,6 +104,7 @@ class VState:
         s.insn_idx = self.insn_idx
         s.lock = self.lock
         s.hist = list(self.hist)
+        s.may_goto_depth = self.may_goto_depth
         return s
 
     def all_regs(self):
@@ -119,7 +121,7 @@ class StateRecord:
     `branches` > 0 some path below it is still being explored; `key` is its exact-state
     key (for the infinite-loop test) and `idx` the instruction it was recorded at."""
     __slots__ = ("state", "parent", "branches", "hit", "miss", "key", "idx", "seq", "quick",
-                 "evicted")
+                 "evicted", "backedges")
 
     def __init__(self, state: VState, parent, idx: int, key, seq: int = 0, quick=None):
         self.state = state
@@ -132,6 +134,7 @@ class StateRecord:
         self.seq = seq               # creation order: the kernel's list is newest first
         self.quick = quick
         self.evicted = False
+        self.backedges = 0
 
 
 def state_key(st: VState):
