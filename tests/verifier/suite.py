@@ -106,8 +106,7 @@ raw("unreachable_insn", [MOV0, I(0x05, off=-1), EXIT], "EINVAL: unreachable insn
 raw("unreachable_after_exit", [MOV0, EXIT, MOV0, EXIT], "EINVAL: unreachable insn 2")
 raw("last_insn_not_exit", [MOV0], "EINVAL: last insn is not an exit or jmp")
 raw("last_insn_is_alu", [MOV0, I(0x15, off=1), EXIT, MOV0], "EINVAL: last insn is not an exit or jmp")
-raw("ld_imm64_truncated", [MOV0, I(0x18, 0)], "EINVAL: last insn is not an exit or jmp",
-    pipeline_diff="prog_load resolves ld_imm64 pairs before the verifier's check_subprogs runs")
+raw("ld_imm64_truncated", [MOV0, I(0x18, 0)], "EINVAL: last insn is not an exit or jmp")
 raw("ld_imm64_bad_second", [I(0x18, 0), I(0x18, 0), EXIT], "EINVAL: invalid bpf_ld_imm64 insn")
 raw("jump_into_ld_imm64", [MOV0, I(0x15, off=1), I(0x18, 0), I(0), EXIT],
     "EINVAL: jump into the middle of ldimm64 insn 2")
