@@ -17,8 +17,8 @@ import time
 from harness.isa import opcodes as o
 from harness.isa.disasm import disasm_insn
 from harness.isa.validate import check_insn
-from harness.kernel.helpers.ids import FUNC_NAMES, func_id_name
-from harness.kernel.helpers.protos import PROTOS, func_proto
+from harness.kernel.helpers.ids import FUNC_NAMES
+from harness.kernel.helpers.protos import func_proto
 from harness.kernel.progload import UNKNOWN_RANGE, ScalarRange
 from harness.kernel.verifier import alu, cfg, tnum
 from harness.kernel.verifier.calls import CallChecks
@@ -32,7 +32,7 @@ from harness.kernel.verifier.regs import (
     PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_STACK,
     SCALAR, U32, U64, Reg, s64,
 )
-from harness.kernel.verifier.state import Frame, StateRecord, VState, state_key, states_equal
+from harness.kernel.verifier.state import Frame, IdMap, StateRecord, VState, state_key, states_equal
 from harness.kernel.verifier.vlog import LEVEL2, STATS, VLog
 from harness.uapi import MapType, ProgType
 
@@ -1120,7 +1120,6 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             rec = rec.parent
         if prev is None:
             return
-        from harness.kernel.verifier.state import IdMap, regsafe
         idmap = IdMap()
 
         def exact(o, c) -> bool:
@@ -1141,7 +1140,6 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
                     w = c.copy()
                     w.mark_unknown()
                     fc.stack[spi] = (types, w)
-        del regsafe
 
     def frame_live(self, st: VState, fr: int) -> int:
         """Registers of frame `fr` live at this point (collect_linked_regs links only

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from harness.kernel.verifier.regs import MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, PTR_TO_STACK, SCALAR, Reg
+from harness.kernel.verifier.regs import MAYBE_NULL, PTR_TO_CTX, PTR_TO_MEM, PTR_TO_STACK, SCALAR
 from harness.kernel.verifier.state import Frame, VState
 from harness.uapi import ProgType
 
@@ -213,9 +213,4 @@ class GlobalFuncChecks:
             self.log.reset(0)
 
 
-def is_global_call(verifier, target: int) -> bool:
-    sub = verifier.subprog_of.get(target)
-    return sub is not None and sub in verifier.globals
-
-
-__all__ = ["GlobalFunc", "GlobalFuncChecks", "prototype", "is_global_call", "Reg"]
+__all__ = ["GlobalFunc", "GlobalFuncChecks", "prototype"]
