@@ -258,4 +258,10 @@ def fuzz_ctx(real, emulated, count: int, seed: int) -> list[Difference]:
     return run(real, emulated, count, seed)
 
 
-FUZZERS = {"maps": fuzz_maps, "progs": fuzz_programs, "ctx": fuzz_ctx}
+def fuzz_loops(real, emulated, count: int, seed: int) -> list[Difference]:
+    """Programs with one bounded loop (harness/differential/loopfuzz.py)."""
+    from harness.differential.loopfuzz import fuzz_loops as run
+    return run(real, emulated, count, seed)
+
+
+FUZZERS = {"maps": fuzz_maps, "progs": fuzz_programs, "ctx": fuzz_ctx, "loops": fuzz_loops}

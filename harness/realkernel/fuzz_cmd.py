@@ -16,6 +16,8 @@ running kernel.  Generators (--what, comma list; default `programs`):
   printed (the first --show in full).
 - ctx: harness.differential.ctxfuzz -- one context load or store at a random offset,
   size and form for the __sk_buff / xdp_md program types; the verdicts must agree.
+- loops: harness.differential.loopfuzz -- programs with one bounded loop (not minimised);
+  verdict, processed count and return value must agree.
 
 Exit status: 0 when the kernels agree (or differ only in known ways), 1 for unexplained disagreements, 2 for bad arguments or when
 the running kernel cannot be used (the reason is printed, as a test's skip reason would be).
@@ -29,7 +31,7 @@ DEFAULT_LEGACY_COUNT = 200
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--what", default="programs", help="comma list of: programs, maps, progs, ctx (default: programs)")
+    parser.add_argument("--what", default="programs", help="comma list of: programs, maps, progs, ctx, loops (default: programs)")
     parser.add_argument("--seconds", type=float, default=10.0, help="time budget for `programs` (default 10)")
     parser.add_argument("--seed", default="1", help="seed (default 1; `maps`/`progs` need an integer)")
     parser.add_argument("--count", type=int, default=None,

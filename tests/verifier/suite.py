@@ -763,3 +763,8 @@ raw("may_goto_loop_bounded_stack_index", [Insn(0xB7, 1, 0, 0, 0), Insn(0xE5, 0, 
                                           Insn(0x57, 1, 0, 0, 7), Insn(0xBF, 2, 10, 0, 0), Insn(0x07, 2, 0, 0, -8),
                                           Insn(0x0F, 2, 1, 0, 0), Insn(0x05, 0, 0, -7, 0), Insn(0xB7, 0, 0, 0, 0),
                                           Insn(0x95, 0, 0, 0, 0)], "ok")
+# multiplication: 6.18's tnum_mul, 32-bit bounds of a 64-bit product, a second deduction pass
+case("mul_bounds_both_halves", "ldxw %r9, [%r1+0]\nand %r9, 15\nmov32 %r7, -239\nmul %r7, %r9\n"
+     "jgt %r7, 1, +1\nmov %r0, %r7\nmov %r0, 0\nexit", "ok")
+case("mul_negative_then_unsigned_jump", "ldxw %r9, [%r1+0]\nand %r9, 15\nmov %r7, -18\nmul %r7, %r9\n"
+     "jgt %r7, 1, +1\nmov %r0, %r7\nmov %r0, 0\nexit", "ok")

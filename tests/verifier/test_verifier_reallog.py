@@ -378,6 +378,8 @@ LOG1_EXACT = [
     'may_goto_counter_loop',
     'may_goto_loop_spills',
     'may_goto_loop_bounded_stack_index',
+    'mul_bounds_both_halves',
+    'mul_negative_then_unsigned_jump',
 ]
 # Level-2 logs agree for the same programs except these (level 1 agrees for them):
 LEVEL2_DIFFERS = {

@@ -58,6 +58,8 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
     """dst = dst <op> src for two scalars; updates d in place."""
     dt, du, dU, ds, dS = d.view(bits)
     st, su, sU, ss, sS = s.view(bits)
+    if opc == o.BPF_MUL and bits == 64:
+        dv32, sv32 = d.view(32), s.view(32)
     M, SMIN, SMAX = _M[bits], _SMIN[bits], _SMAX[bits]
     setv = d.set_view64 if bits == 64 else d.set_view32
     d.id = 0
@@ -127,6 +129,25 @@ def scalar_op(opc: int, bits: int, d: Reg, s: Reg) -> None:
     else:
         raise ValueError(opc)
     setv(t, umin, umax, smin, smax)
+    if opc == o.BPF_MUL and bits == 64:
+        _mul32_bounds(d, dv32, sv32)
+
+
+def _mul32_bounds(d: Reg, dv, sv) -> None:
+    """A 64-bit multiplication also bounds the low halves (scalar32_min_max_mul), from
+    the operands' 32-bit bounds, when no product overflows."""
+    _, du, dU, ds, dS = dv
+    _, su, sU, ss, sS = sv
+    changed = False
+    if dU * sU <= _M[32]:
+        d.u32min, d.u32max = max(d.u32min, du * su), min(d.u32max, dU * sU)
+        changed = True
+    prods = [ds * ss, ds * sS, dS * ss, dS * sS]
+    if _SMIN[32] <= min(prods) and max(prods) <= _SMAX[32]:
+        d.s32min, d.s32max = max(d.s32min, min(prods)), min(d.s32max, max(prods))
+        changed = True
+    if changed:
+        d.sync()
 
 
 def movsx(d: Reg, s: Reg, size_bits: int, bits: int) -> None:

@@ -274,6 +274,7 @@ class Reg:
         if out is None:
             self._update_bounds()
             self._deduce_bounds()
+            self._deduce_bounds()       # twice, as 6.18: a 64-bit deduction can inform 32 bits
             self._bound_offset()
             self._update_bounds()
             if len(_SYNC_MEMO) >= _SYNC_MEMO_MAX:

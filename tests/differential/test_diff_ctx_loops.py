@@ -47,3 +47,23 @@ def test_diff_ctx_agrees_with_running_kernel():
     with RealKernel() as real:
         diffs = fuzz_ctx(real, emulated_like(real), 400, 1)
     assert [d.detail for d in diffs] == []
+
+
+@pytest.mark.realkernel
+def test_diff_loops_agree_with_running_kernel():
+    """harness/differential/loopfuzz.py: bounded loops (verdict, processed count, retval)."""
+    from harness.realkernel import RealKernel, probe
+    from harness.realkernel.fuzz import emulated_like, fuzz_loops
+    avail = probe()
+    if not avail.ok:
+        pytest.skip(f"running kernel not usable: {avail.reason}")
+    with RealKernel() as real:
+        diffs = fuzz_loops(real, emulated_like(real), 300, 1000)
+    assert [d.detail for d in diffs] == []
+
+
+def test_diff_loop_programs_terminate_on_the_emulated_kernel():
+    from harness.differential.loopfuzz import observe, random_loop_program
+    k = EmulatedKernel()
+    outcomes = [observe(k, random_loop_program(random.Random(f"loops:{i}")))[0] for i in range(40)]
+    assert outcomes.count("loaded") == 40
