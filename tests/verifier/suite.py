@@ -768,3 +768,6 @@ case("mul_bounds_both_halves", "ldxw %r9, [%r1+0]\nand %r9, 15\nmov32 %r7, -239\
      "jgt %r7, 1, +1\nmov %r0, %r7\nmov %r0, 0\nexit", "ok")
 case("mul_negative_then_unsigned_jump", "ldxw %r9, [%r1+0]\nand %r9, 15\nmov %r7, -18\nmul %r7, %r9\n"
      "jgt %r7, 1, +1\nmov %r0, %r7\nmov %r0, 0\nexit", "ok")
+# more than 8192 pending branches: the push fails, 6.18 reports EFAULT with the count
+raw("jump_sequence_too_complex", [Insn(0x61, 2, 1, 0, 0)] + [Insn(0x15, 2, 0, 0, k) for k in range(8200)]
+    + [Insn(0xB7, 0, 0, 0, 0), Insn(0x95, 0, 0, 0, 0)], "EFAULT: The sequence of 8193 jumps is too complex.")

@@ -289,7 +289,8 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             self.log.write("Live regs before insn:\n")
             t = 0
             while t < len(insns):
-                self.log.write(f"{t:7d}: {cfg.fmt_live(self.live[t])} {self.disasm(t)}\n")
+                # a 3-wide column (the loop SCC number in 6.18, blank here), then the index
+                self.log.write(f"    {t:3d}: {cfg.fmt_live(self.live[t])} {self.disasm(t)}\n")
                 t += 2 if cfg.is_ldimm64(insns[t]) else 1
 
     def _nargs(self, imm: int):
@@ -453,8 +454,10 @@ class Verifier(MemoryChecks, CallChecks, PrecisionChecks, GlobalFuncChecks):
             self.st.insn_idx = nxt
 
     def push_branch(self, state: VState, from_idx: int, to_idx: int) -> None:
-        if len(self.branch_stack) >= COMPLEXITY_LIMIT_JMP_SEQ:
-            self.fail(errno.E2BIG, f"The sequence of {len(self.branch_stack)} jumps is too complex.")
+        depth = len(self.branch_stack) + 1
+        if depth > COMPLEXITY_LIMIT_JMP_SEQ:
+            # counted after the push; 6.18's callers turn the failed push into EFAULT
+            self.fail(errno.EFAULT, f"The sequence of {depth} jumps is too complex.")
         state.insn_idx = to_idx
         if state.rec is not None:
             state.rec.branches += 1
