@@ -61,22 +61,23 @@ def _tnum_step(v: int, m: int, z: int) -> int:
     return v | (k & ~(2 * low - 1)) | low
 
 
-def _deduce64(smin: int, smax: int, umin: int, umax: int):
-    """__reg64_deduce_bounds: signed and unsigned 64-bit bounds inform each other; an s64
-    range across the sign boundary is two u64 ranges, of which the u64 bounds may rule
+def _deduce_signs(smin: int, smax: int, umin: int, umax: int, mask: int, signed):
+    """__reg64_deduce_bounds (or the 32-bit part of __reg32_deduce_bounds, with `mask` and
+    `signed` of that width): signed and unsigned bounds inform each other; a signed range
+    across the sign boundary is two unsigned ranges, of which the unsigned bounds may rule
     one out (6.17+)."""
-    if s64(umin) <= s64(umax):
-        smin = max(smin, s64(umin))
-        smax = min(smax, s64(umax))
-    if (smin & U64) <= (smax & U64):
-        umin = max(umin, smin & U64)
-        umax = min(umax, smax & U64)
-    elif umax < (smin & U64):
-        smin = s64(umin)
-        umax = min(umax, smax & U64)
-    elif (smax & U64) < umin:
-        smax = s64(umax)
-        umin = max(umin, smin & U64)
+    if signed(umin) <= signed(umax):
+        smin = max(smin, signed(umin))
+        smax = min(smax, signed(umax))
+    if (smin & mask) <= (smax & mask):
+        umin = max(umin, smin & mask)
+        umax = min(umax, smax & mask)
+    elif umax < (smin & mask):
+        smin = signed(umin)
+        umax = min(umax, smax & mask)
+    elif (smax & mask) < umin:
+        smax = signed(umax)
+        umin = max(umin, smin & mask)
     return smin, smax, umin, umax
 
 
@@ -364,23 +365,9 @@ class Reg:
         if ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and s32(smin) < 0 <= s32(smax):
             s32min = max(s32min, s32(smin))
             s32max = min(s32max, s32(smax))
-        # 32-bit signed <-> unsigned
-        if s32(u32min) <= s32(u32max):
-            s32min = max(s32min, s32(u32min))
-            s32max = min(s32max, s32(u32max))
-        if (s32min & U32) <= (s32max & U32):
-            u32min = max(u32min, s32min & U32)
-            u32max = min(u32max, s32max & U32)
-        elif u32max < (s32min & U32):
-            # the s32 range crosses the sign boundary, the u32 range meets only its
-            # non-negative part (or, below, only its negative part)
-            s32min = s32(u32min)
-            u32max = min(u32max, s32max & U32)
-        elif (s32max & U32) < u32min:
-            s32max = s32(u32max)
-            u32min = max(u32min, s32min & U32)
-        # 64-bit signed <-> unsigned
-        smin, smax, umin, umax = _deduce64(smin, smax, umin, umax)
+        # signed <-> unsigned, 32 then 64 bits
+        s32min, s32max, u32min, u32max = _deduce_signs(s32min, s32max, u32min, u32max, U32, s32)
+        smin, smax, umin, umax = _deduce_signs(smin, smax, umin, umax, U64, s64)
         # 32 -> 64: the low half of the 64-bit bounds lies within the 32-bit bounds
         new_umin = (umin & ~U32) | u32min
         new_umax = (umax & ~U32) | u32max
@@ -392,7 +379,7 @@ class Reg:
         if new_smin <= new_smax:
             smin = max(smin, new_smin)
             smax = min(smax, new_smax)
-        smin, smax, umin, umax = _deduce64(smin, smax, umin, umax)
+        smin, smax, umin, umax = _deduce_signs(smin, smax, umin, umax, U64, s64)
         self.umin, self.umax, self.smin, self.smax = umin, umax, smin, smax
         self.u32min, self.u32max, self.s32min, self.s32max = u32min, u32max, s32min, s32max
 
