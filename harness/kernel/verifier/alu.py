@@ -262,6 +262,19 @@ def _refine_jset(bits: int, d: Reg, s: Reg, taken: bool) -> bool:
     return d.bounds_sane()
 
 
+def _exclude(bounds: list, v: int, bits: int, umin: int, umax: int, smin: int, smax: int) -> None:
+    """`x != v` for a constant v: a bound equal to v moves one step inward."""
+    if umin == v:
+        bounds[1] = umin + 1
+    if umax == v:
+        bounds[2] = umax - 1
+    sv = _sx(v, bits)
+    if smin == sv:
+        bounds[3] = smin + 1
+    if smax == sv:
+        bounds[4] = smax - 1
+
+
 def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
     """Narrow d and s (scalars) to the outcome; False when the outcome is impossible."""
     if opc == o.BPF_JSET:
@@ -278,27 +291,9 @@ def refine(opc: int, bits: int, d: Reg, s: Reg, taken: bool) -> bool:
         nd = ns = [t, max(du, su), min(dU, sU), max(ds, ss), min(dS, sS)]
     elif opc == o.BPF_JNE:
         if st[1] == 0:
-            v = st[0]
-            if du == v:
-                nd[1] = du + 1
-            if dU == v:
-                nd[2] = dU - 1
-            sv = _sx(v, bits)
-            if ds == sv:
-                nd[3] = ds + 1
-            if dS == sv:
-                nd[4] = dS - 1
+            _exclude(nd, st[0], bits, du, dU, ds, dS)
         if dt[1] == 0:
-            v = dt[0]
-            if su == v:
-                ns[1] = su + 1
-            if sU == v:
-                ns[2] = sU - 1
-            sv = _sx(v, bits)
-            if ss == sv:
-                ns[3] = ss + 1
-            if sS == sv:
-                ns[4] = sS - 1
+            _exclude(ns, dt[0], bits, su, sU, ss, sS)
     elif opc == o.BPF_JGT:
         nd[1], ns[2] = su + 1, dU - 1
     elif opc == o.BPF_JGE:

@@ -126,18 +126,8 @@ class Reg:
     def const(v: int) -> "Reg":
         """A known scalar (the kernel's fake_reg for an immediate operand)."""
         r = Reg.__new__(Reg)
-        r.type = SCALAR
-        r.flags = r.off = r.id = r.ref_obj_id = r.range = r.mem_size = r.frameno = r.subprog = 0
-        r.map = None
-        r.precise = False
-        r.link = r.delta = 0
-        v &= U64
-        r.var = (v, 0)
-        r.smin = r.smax = v - (1 << 64) if v >> 63 else v
-        r.umin = r.umax = v
-        v &= U32
-        r.s32min = r.s32max = v - (1 << 32) if v >> 31 else v
-        r.u32min = r.u32max = v
+        r.frameno = r.subprog = 0
+        r.mark_const(v)
         return r
 
     def copy(self) -> "Reg":
